@@ -1,0 +1,43 @@
+# leadscore: the two commands a newcomer needs are `make run` and `make test`.
+# Both install what they need first (scripts/deps.sh), idempotently.
+
+GO        ?= go
+PKGS      := ./...
+TESTFLAGS ?= -race -shuffle=on -timeout 13m
+
+.PHONY: run test deps build vet fuzz bench-regress clickhouse-start clickhouse-stop clean
+
+## run: set up, start a local ClickHouse, and run the engine on a bounded demo stream
+run: deps
+	@scripts/clickhouse.sh start
+	@status=0; $(GO) run ./cmd/leadscore demo $(DEMOFLAGS) || status=$$?; \
+	  scripts/clickhouse.sh stop; exit $$status
+
+## test: set up and run every test (unit, end to end on real Kafka protocol and ClickHouse, fuzz seeds)
+test: deps vet
+	$(GO) test $(TESTFLAGS) $(PKGS)
+
+deps:
+	@scripts/deps.sh
+
+build:
+	$(GO) build -o bin/leadscore ./cmd/leadscore
+
+vet:
+	$(GO) vet $(PKGS)
+
+## fuzz: run each fuzz target for a while (FUZZTIME=30s by default)
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./internal/event -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
+	$(GO) test ./scorer -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+
+clickhouse-start: deps
+	@scripts/clickhouse.sh start
+
+clickhouse-stop:
+	@scripts/clickhouse.sh stop
+
+clean:
+	@scripts/clickhouse.sh stop || true
+	rm -rf bin .local

@@ -1,0 +1,312 @@
+package features
+
+import (
+	"bufio"
+	_ "embed"
+	"strings"
+	"time"
+
+	"github.com/leadscore/leadscore/internal/event"
+)
+
+//go:embed data/freemail.txt
+var freemailList string
+
+// Method says how an event was resolved to an account.
+type Method uint8
+
+// Resolution methods, in the order CONTRACT section 1 tries them.
+const (
+	MethodNone   Method = iota // anonymous: no account yet
+	MethodGroup                // context.groupId, a group call's groupId, or an account-only event's domain
+	MethodPerson               // the company domain of a known person, or a person already linked
+	MethodIP                   // the visitor's IP matched to a company
+)
+
+// String names the method for logs and metrics.
+func (m Method) String() string {
+	switch m {
+	case MethodGroup:
+		return "group"
+	case MethodPerson:
+		return "person"
+	case MethodIP:
+		return "ip"
+	}
+	return "none"
+}
+
+// IPMatcher matches a visitor IP to a company account. It is the seam for
+// range databases; ISP, mobile and hosting ranges must not match.
+type IPMatcher interface {
+	MatchIP(ip string) (account string, ok bool)
+}
+
+// Pending is an anonymous visitor's event kept until an identify, alias or
+// group call links the visitor to an account; then it is scored there.
+type Pending struct {
+	Type  event.Type     `json:"type"`
+	Event string         `json:"event,omitempty"`
+	Path  string         `json:"path,omitempty"`
+	Time  time.Time      `json:"time"`
+	UTM   event.Campaign `json:"utm"`
+}
+
+// Restore rebuilds the parts of an event the scorer reads.
+func (p *Pending) Restore(ev *event.Event) {
+	*ev = event.Event{Type: p.Type, Event: p.Event, Time: p.Time}
+	ev.Properties.Path = p.Path
+	ev.Context.Campaign = p.UTM
+}
+
+// Identity resolves events to accounts and remembers which person ids
+// (userId, anonymousId) belong to which account. One per partition worker.
+type Identity struct {
+	persons    map[string]string    // "u:"+userId or "a:"+anonymousId -> account
+	pending    map[string][]Pending // person key -> anonymous events, oldest first
+	freemail   map[string]struct{}
+	ip         IPMatcher
+	maxPending int
+	dropped    uint64
+}
+
+// NewIdentity returns a resolver. ip may be nil. maxPending bounds the
+// anonymous events kept per visitor; older ones are dropped (and counted)
+// past it.
+func NewIdentity(ip IPMatcher, maxPending int, extraFreemail []string) *Identity {
+	id := &Identity{
+		persons:    make(map[string]string),
+		pending:    make(map[string][]Pending),
+		freemail:   make(map[string]struct{}),
+		ip:         ip,
+		maxPending: maxPending,
+	}
+	sc := bufio.NewScanner(strings.NewReader(freemailList))
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" && l[0] != '#' {
+			id.freemail[l] = struct{}{}
+		}
+	}
+	for _, d := range extraFreemail {
+		id.freemail[strings.ToLower(strings.TrimSpace(d))] = struct{}{}
+	}
+	return id
+}
+
+// IsFreemail reports whether domain is a free-mail or disposable domain.
+func (id *Identity) IsFreemail(domain string) bool {
+	_, ok := id.freemail[strings.ToLower(domain)]
+	return ok
+}
+
+// Resolve finds ev's account by CONTRACT section 1's order: group id, the
+// company domain of a known person (or a person already linked), the
+// visitor's IP, else none.
+func (id *Identity) Resolve(ev *event.Event) (string, Method) {
+	if g := groupOf(ev); g != "" {
+		return NormalizeAccount(g), MethodGroup
+	}
+	if d := id.companyDomain(ev); d != "" {
+		return d, MethodPerson
+	}
+	if ev.UserID != "" {
+		if a, ok := id.persons["u:"+ev.UserID]; ok {
+			return a, MethodPerson
+		}
+	}
+	if ev.AnonymousID != "" {
+		if a, ok := id.persons["a:"+ev.AnonymousID]; ok {
+			return a, MethodPerson
+		}
+	}
+	if ev.Type == event.TypeAlias && ev.PreviousID != "" {
+		for _, k := range [2]string{"u:" + ev.PreviousID, "a:" + ev.PreviousID} {
+			if a, ok := id.persons[k]; ok {
+				return a, MethodPerson
+			}
+		}
+	}
+	if id.ip != nil && ev.Context.IP != "" {
+		if a, ok := id.ip.MatchIP(ev.Context.IP); ok {
+			return a, MethodIP
+		}
+	}
+	return "", MethodNone
+}
+
+// groupOf is the account an event names itself: a group call's groupId,
+// context.groupId, or properties.domain (intent and CRM events may carry only
+// the account).
+func groupOf(ev *event.Event) string {
+	if ev.Type == event.TypeGroup && ev.GroupID != "" {
+		return ev.GroupID
+	}
+	if ev.Context.GroupID != "" {
+		return ev.Context.GroupID
+	}
+	if ev.Type == event.TypeTrack && ev.Properties.Domain != "" {
+		return ev.Properties.Domain
+	}
+	return ""
+}
+
+// companyDomain is step 2 for an identify call: traits.company.domain, else
+// the e-mail's domain unless it is free-mail or disposable.
+func (id *Identity) companyDomain(ev *event.Event) string {
+	if ev.Type != event.TypeIdentify {
+		return ""
+	}
+	if d := ev.Traits.Company.Domain; d != "" {
+		return NormalizeAccount(d)
+	}
+	at := strings.LastIndexByte(ev.Traits.Email, '@')
+	if at < 0 || at == len(ev.Traits.Email)-1 {
+		return ""
+	}
+	d := NormalizeAccount(ev.Traits.Email[at+1:])
+	if !looksLikeDomain(d) || id.IsFreemail(d) {
+		return ""
+	}
+	return d
+}
+
+// Link records that ev's person ids belong to account and returns the
+// anonymous events those ids had pending, oldest first, for the caller to
+// score on the account. An IP match does not link: it is evidence about one
+// visit, not about the person.
+func (id *Identity) Link(ev *event.Event, account string, m Method) []Pending {
+	if m == MethodNone || m == MethodIP || account == "" {
+		return nil
+	}
+	var out []Pending
+	link := func(key string) {
+		id.persons[key] = account
+		if p, ok := id.pending[key]; ok {
+			out = append(out, p...)
+			delete(id.pending, key)
+		}
+	}
+	if ev.UserID != "" {
+		link("u:" + ev.UserID)
+	}
+	if ev.AnonymousID != "" {
+		link("a:" + ev.AnonymousID)
+	}
+	if ev.Type == event.TypeAlias && ev.PreviousID != "" {
+		link("u:" + ev.PreviousID)
+		link("a:" + ev.PreviousID)
+	}
+	if len(out) > 1 {
+		sortPending(out)
+	}
+	return out
+}
+
+// Park keeps an unresolved event under its visitor until a link arrives.
+// Only events the scorer could count are worth keeping; the caller decides.
+func (id *Identity) Park(ev *event.Event) {
+	key := ""
+	switch {
+	case ev.AnonymousID != "":
+		key = "a:" + ev.AnonymousID
+	case ev.UserID != "":
+		key = "u:" + ev.UserID
+	default:
+		return
+	}
+	p := id.pending[key]
+	if len(p) >= id.maxPending {
+		copy(p, p[1:])
+		p = p[:len(p)-1]
+		id.dropped++
+	}
+	id.pending[key] = append(p, Pending{
+		Type: ev.Type, Event: ev.Event, Path: ev.PagePath(), Time: ev.Time, UTM: ev.Context.Campaign,
+	})
+}
+
+// Persons is the number of linked person ids; Visitors the number of
+// anonymous visitors with pending events; Dropped the pending events dropped
+// at the per-visitor bound.
+func (id *Identity) Persons() int    { return len(id.persons) }
+func (id *Identity) Visitors() int   { return len(id.pending) }
+func (id *Identity) Dropped() uint64 { return id.dropped }
+
+// IdentitySnapshot is the serialisable form of an Identity.
+type IdentitySnapshot struct {
+	Persons map[string]string    `json:"persons"`
+	Pending map[string][]Pending `json:"pending"`
+}
+
+// Snapshot returns the identity's state; it shares the maps, so take it
+// while the worker is not processing.
+func (id *Identity) Snapshot() IdentitySnapshot {
+	return IdentitySnapshot{Persons: id.persons, Pending: id.pending}
+}
+
+// Restore replaces the identity's state with s.
+func (id *Identity) Restore(s IdentitySnapshot) {
+	if s.Persons != nil {
+		id.persons = s.Persons
+	}
+	if s.Pending != nil {
+		id.pending = s.Pending
+	}
+}
+
+// sortPending orders merged pending events by time (insertion sort: the
+// slices are short and mostly sorted).
+func sortPending(p []Pending) {
+	for i := 1; i < len(p); i++ {
+		for j := i; j > 0 && p[j].Time.Before(p[j-1].Time); j-- {
+			p[j], p[j-1] = p[j-1], p[j]
+		}
+	}
+}
+
+// NormalizeAccount turns an account id into its canonical form: a bare
+// lower-case domain when it looks like one ("https://www.Acme.com/x" ->
+// "acme.com"), else the id with surrounding space trimmed.
+func NormalizeAccount(s string) string {
+	s = strings.TrimSpace(s)
+	d := strings.ToLower(s)
+	if i := strings.Index(d, "://"); i >= 0 {
+		d = d[i+3:]
+	}
+	if i := strings.IndexAny(d, "/?#"); i >= 0 {
+		d = d[:i]
+	}
+	if i := strings.LastIndexByte(d, ':'); i >= 0 && !strings.Contains(d[:i], ":") {
+		d = d[:i] // port
+	}
+	d = strings.TrimSuffix(strings.TrimPrefix(d, "www."), ".")
+	if looksLikeDomain(d) {
+		return d
+	}
+	return s
+}
+
+// looksLikeDomain: at least two dot-separated labels of letters, digits and
+// hyphens (lower case; Unicode letters allowed for internationalised names),
+// the last one not all digits (not an IP).
+func looksLikeDomain(d string) bool {
+	if len(d) < 3 || len(d) > 253 {
+		return false
+	}
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r > 127) {
+				return false
+			}
+		}
+	}
+	tld := labels[len(labels)-1]
+	return strings.Trim(tld, "0123456789") != ""
+}

@@ -1,0 +1,582 @@
+package event
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/segmentio/encoding/json"
+)
+
+// Reason is a stable code for why a record cannot be decoded. It is the value
+// of the DLQ header leadscore.error.reason and a metric label, so the set is
+// closed and the spellings never change.
+type Reason string
+
+// The reasons Decode reports, in the order it checks them.
+const (
+	ReasonTooLarge    Reason = "too_large"    // more than Limits.MaxBytes
+	ReasonInvalidUTF8 Reason = "invalid_utf8" // not UTF-8, so not JSON (RFC 8259 §8.1)
+	ReasonTooDeep     Reason = "too_deep"     // arrays/objects nested deeper than Limits.MaxDepth
+	ReasonInvalidJSON Reason = "invalid_json" // JSON syntax error, including trailing bytes
+	ReasonNotObject   Reason = "not_object"   // valid JSON whose top level is not an object
+	ReasonWrongType   Reason = "wrong_type"   // a known field holds the wrong JSON type
+	// ReasonFieldTooLong: a string (key or value, known field or not) longer than Limits.MaxString.
+	ReasonFieldTooLong      Reason = "field_too_long"
+	ReasonMissingType       Reason = "missing_type"        // no type, or ""
+	ReasonUnknownType       Reason = "unknown_type"        // type is not page, track, identify, group or alias
+	ReasonMissingTimestamp  Reason = "missing_timestamp"   // neither timestamp nor originalTimestamp
+	ReasonInvalidTimestamp  Reason = "invalid_timestamp"   // not RFC 3339, or outside 1970..2106
+	ReasonMissingIdentity   Reason = "missing_identity"    // page/track/identify without anonymousId and userId
+	ReasonMissingEvent      Reason = "missing_event"       // track without event
+	ReasonMissingGroupID    Reason = "missing_group_id"    // group without groupId
+	ReasonMissingPreviousID Reason = "missing_previous_id" // alias without previousId or userId
+)
+
+var allReasons = [...]Reason{
+	ReasonTooLarge, ReasonInvalidUTF8, ReasonTooDeep, ReasonInvalidJSON, ReasonNotObject,
+	ReasonWrongType, ReasonFieldTooLong, ReasonMissingType, ReasonUnknownType,
+	ReasonMissingTimestamp, ReasonInvalidTimestamp, ReasonMissingIdentity, ReasonMissingEvent,
+	ReasonMissingGroupID, ReasonMissingPreviousID,
+}
+
+// Reasons returns every reason Decode can report, in check order. Metrics use
+// it to initialise their label values so a dashboard shows zeros, not gaps.
+func Reasons() []Reason { return append([]Reason(nil), allReasons[:]...) }
+
+// DecodeError reports a record that can never be decoded: a poison record the
+// worker sends to the dead-letter topic and then treats as processed.
+type DecodeError struct {
+	Reason Reason
+	// Detail says where and what, for a human reading the DLQ; it quotes at
+	// most a short, valid UTF-8 excerpt of the input.
+	Detail string
+}
+
+// Error implements error: "decode event: <reason>: <detail>".
+func (e *DecodeError) Error() string {
+	if e.Detail == "" {
+		return "decode event: " + string(e.Reason)
+	}
+	return "decode event: " + string(e.Reason) + ": " + e.Detail
+}
+
+// maxDetail bounds DecodeError.Detail: it travels as a Kafka header.
+const maxDetail = 256
+
+func fail(r Reason, format string, args ...any) *DecodeError {
+	d := fmt.Sprintf(format, args...)
+	if len(d) > maxDetail {
+		d = d[:maxDetail] + "..."
+	}
+	return &DecodeError{Reason: r, Detail: strings.Map(printable, strings.ToValidUTF8(d, "\uFFFD"))}
+}
+
+// printable blanks control characters, which input excerpts may contain.
+func printable(r rune) rune {
+	if r < 0x20 || r == 0x7f {
+		return ' '
+	}
+	return r
+}
+
+// Limits bound the work and memory one record can cost. Checks against them
+// run before the JSON is parsed, so a hostile record is rejected cheaply.
+type Limits struct {
+	MaxBytes  int // whole record
+	MaxDepth  int // nesting of arrays and objects; the top-level object is depth 1
+	MaxString int // bytes of any one decoded string, key or value
+}
+
+// DefaultLimits returns the limits the engine runs with unless configured:
+//
+//   - MaxBytes 1 MiB: Kafka's default max.message.bytes, so every record a
+//     default broker accepts is considered. Segment itself caps a call at
+//     32 KB; the headroom is for other producers (RudderStack, Jitsu) that
+//     attach fat context objects.
+//   - MaxDepth 32: Segment calls nest 3 to 5 levels (context.page,
+//     traits.company, arrays of objects in custom properties). 32 leaves room
+//     for custom properties while bounding the decoder's recursion.
+//   - MaxString 64 KiB: the longest legitimate strings are URLs and referrers
+//     (browsers and CDNs cap those between 8 and 64 KiB). Identifiers and
+//     names from a record may live in partition state for weeks, so one field
+//     must not be able to pin a megabyte.
+func DefaultLimits() Limits {
+	return Limits{MaxBytes: 1 << 20, MaxDepth: 32, MaxString: 64 << 10}
+}
+
+// Validate reports every non-positive limit.
+func (l Limits) Validate() error {
+	var errs []error
+	if l.MaxBytes <= 0 {
+		errs = append(errs, fmt.Errorf("max bytes %d: must be positive", l.MaxBytes))
+	}
+	if l.MaxDepth <= 0 {
+		errs = append(errs, fmt.Errorf("max depth %d: must be positive", l.MaxDepth))
+	}
+	if l.MaxString <= 0 {
+		errs = append(errs, fmt.Errorf("max string %d: must be positive", l.MaxString))
+	}
+	return errors.Join(errs...)
+}
+
+// orDefault replaces each non-positive limit with its default, so a zero or
+// half-filled Limits never switches the protection off. Configuration should
+// call Validate and refuse such values; this is the last line of defence.
+func (l Limits) orDefault() Limits {
+	d := DefaultLimits()
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = d.MaxBytes
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = d.MaxDepth
+	}
+	if l.MaxString <= 0 {
+		l.MaxString = d.MaxString
+	}
+	return l
+}
+
+// wires are reused: a wire is large and Decode runs once per record.
+var wires = sync.Pool{New: func() any { return new(wire) }}
+
+// Decode parses one Segment call from data into ev. It resets ev first and
+// leaves it zero on error. The error is always a *DecodeError: a record that
+// fails here fails the same way on every retry.
+//
+// Checks run cheapest first and the first failing one decides the reason:
+// size, UTF-8, nesting depth, JSON syntax, top-level object, field types,
+// string lengths, then the Segment semantics (type, time, identity, per-type
+// required fields). Unknown keys are ignored. No string in ev aliases data,
+// so the caller may reuse the record's buffer.
+//
+// Time is timestamp; without it, originalTimestamp, shifted by
+// receivedAt - sentAt when both are present (Segment's clock-skew
+// correction). The result is UTC.
+func Decode(data []byte, ev *Event, lim Limits) error {
+	*ev = Event{}
+	lim = lim.orDefault()
+	if len(data) > lim.MaxBytes {
+		return fail(ReasonTooLarge, "%d bytes, limit %d", len(data), lim.MaxBytes)
+	}
+	if !utf8.Valid(data) {
+		return fail(ReasonInvalidUTF8, "at byte offset %d", invalidUTF8At(data))
+	}
+	deepAt, long := scan(data, lim.MaxDepth, lim.MaxString)
+	if deepAt >= 0 {
+		return fail(ReasonTooDeep, "nesting deeper than %d at byte offset %d", lim.MaxDepth, deepAt)
+	}
+
+	w := wires.Get().(*wire)
+	*w = wire{}
+	defer func() {
+		*w = wire{} // do not pin the last record's strings
+		wires.Put(w)
+	}()
+	if err := w.unmarshal(data); err != nil {
+		return err
+	}
+	if long {
+		if err := checkStrings(w, data, lim.MaxString); err != nil {
+			return err
+		}
+	}
+	return w.fill(ev)
+}
+
+// invalidUTF8At returns the offset of the first byte that is not UTF-8.
+func invalidUTF8At(data []byte) int {
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
+// scan walks data once, aware of strings and escapes. It returns the offset
+// of the first bracket nested deeper than maxDepth (-1 if none) and whether
+// any string's raw (still escaped) length exceeds maxString. The raw length
+// bounds the decoded length from above, so checkStrings only runs when a
+// string may be too long. On malformed input the answer is a best effort;
+// the parser reports the syntax error afterwards.
+func scan(data []byte, maxDepth, maxString int) (deepAt int, long bool) {
+	depth := 0
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '{', '[':
+			depth++
+			if depth > maxDepth {
+				return i, long
+			}
+		case '}', ']':
+			if depth > 0 {
+				depth--
+			}
+		case '"':
+			end := stringEnd(data, i+1)
+			if end < 0 {
+				return -1, long
+			}
+			if end-(i+1) > maxString {
+				long = true
+			}
+			i = end
+		}
+	}
+	return -1, long
+}
+
+// stringEnd returns the offset of the quote closing the string whose content
+// starts at start, or -1. A quote is escaped when an odd number of
+// backslashes precedes it; each run is counted once, so this is linear.
+func stringEnd(data []byte, start int) int {
+	for j := start; ; {
+		k := bytes.IndexByte(data[j:], '"')
+		if k < 0 {
+			return -1
+		}
+		j += k
+		bs := 0
+		for m := j - 1; m >= start && data[m] == '\\'; m-- {
+			bs++
+		}
+		if bs%2 == 0 {
+			return j
+		}
+		j++
+	}
+}
+
+// checkStrings reports the first string longer than max once decoded: a
+// known field by its path, else any string by its offset. data is valid JSON.
+func checkStrings(w *wire, data []byte, max int) error {
+	if path, n := w.longField(max); path != "" {
+		return fail(ReasonFieldTooLong, "%s: %d bytes, limit %d", path, n, max)
+	}
+	for i := 0; i < len(data); i++ {
+		if data[i] != '"' {
+			continue
+		}
+		end := stringEnd(data, i+1)
+		if end < 0 {
+			return nil
+		}
+		if end-(i+1) > max {
+			if n := unescapedLen(data[i+1 : end]); n > max {
+				return fail(ReasonFieldTooLong, "string at byte offset %d: %d bytes, limit %d", i, n, max)
+			}
+		}
+		i = end
+	}
+	return nil
+}
+
+// unescapedLen returns the decoded length in bytes of the content of a valid
+// JSON string. A lone surrogate counts as U+FFFD, which replaces it.
+func unescapedLen(s []byte) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			n++
+			continue
+		}
+		i++ // s is valid, so every escape is complete
+		if s[i] != 'u' {
+			n++
+			continue
+		}
+		r := hex4(s[i+1:])
+		i += 4
+		if !utf16.IsSurrogate(r) {
+			n += utf8.RuneLen(r)
+			continue
+		}
+		if r < 0xDC00 && i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
+			if r2 := hex4(s[i+3:]); r2 >= 0xDC00 && r2 < 0xE000 {
+				n += 4
+				i += 6
+				continue
+			}
+		}
+		n += 3
+	}
+	return n
+}
+
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b[:4] {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		}
+	}
+	return r
+}
+
+// unmarshal parses data into w, mapping the parser's errors to reasons.
+func (w *wire) unmarshal(data []byte) error {
+	// Segment keys are camelCase exactly; case-insensitive matching would only
+	// cost time and let "UserID" shadow "userId".
+	rest, err := json.Parse(data, w, json.DontMatchCaseInsensitiveStructFields)
+	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
+		return fail(ReasonInvalidJSON, "byte offset %d: %s", len(data)-len(rest), strings.TrimPrefix(se.Error(), "json: "))
+	}
+	if len(rest) != 0 {
+		// As encoding/json does, trailing bytes win over type errors.
+		return fail(ReasonInvalidJSON, "byte offset %d: trailing bytes after the top-level value", len(data)-len(rest))
+	}
+	// The parser validates the whole top-level value before it reports a type
+	// error, so from here on data is valid JSON.
+	if b := bytes.TrimLeft(data, " \t\r\n"); len(b) == 0 || b[0] != '{' {
+		return fail(ReasonNotObject, "top level is %s", kindOf(b))
+	}
+	if err == nil {
+		return nil
+	}
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		got := "number"
+		if raw, uerr := strconv.Unquote(te.Value); uerr == nil {
+			got = kindOf([]byte(raw))
+		}
+		return fail(ReasonWrongType, "%s: got %s, want %s", te.Field, got, wantOf(te.Type))
+	}
+	// Neither syntax nor type: a bug in the parser or in a wire type. Still
+	// poison, since the same bytes fail the same way on every retry.
+	return fail(ReasonInvalidJSON, "%v", err)
+}
+
+// kindOf names the JSON kind of the value starting b.
+func kindOf(b []byte) string {
+	if len(b) == 0 {
+		return "nothing"
+	}
+	switch b[0] {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
+
+var (
+	typeString  = reflect.TypeFor[string]()
+	typeScratch = reflect.TypeFor[scratch]()
+	typeStrings = reflect.TypeFor[[]string]()
+	typeID      = reflect.TypeFor[idString]()
+	typeNumber  = reflect.TypeFor[flexNumber]()
+)
+
+// wantOf names, in JSON terms, what a wire field accepts.
+func wantOf(t reflect.Type) string {
+	switch t {
+	case typeString, typeScratch:
+		return "string"
+	case typeStrings:
+		return "array of strings"
+	case typeID:
+		return "string or number"
+	case typeNumber:
+		return "number or numeric string"
+	}
+	if t != nil && t.Kind() == reflect.Struct {
+		return "object"
+	}
+	return fmt.Sprint(t)
+}
+
+// fill checks the Segment semantics of a parsed call and copies it into ev.
+func (w *wire) fill(ev *Event) error {
+	var typ Type
+	switch w.Type.view() {
+	case "":
+		return fail(ReasonMissingType, "type is absent or empty")
+	case "page":
+		typ = TypePage
+	case "track":
+		typ = TypeTrack
+	case "identify":
+		typ = TypeIdentify
+	case "group":
+		typ = TypeGroup
+	case "alias":
+		typ = TypeAlias
+	default:
+		return fail(ReasonUnknownType, "type %q", truncate(w.Type.String()))
+	}
+
+	t, err := w.eventTime()
+	if err != nil {
+		return err
+	}
+
+	person := w.AnonymousID != "" || w.UserID != ""
+	switch typ {
+	case TypePage, TypeIdentify:
+		if !person {
+			return fail(ReasonMissingIdentity, "%s without anonymousId or userId", typ)
+		}
+	case TypeTrack:
+		// Intent and CRM events may name only an account (contract §1).
+		if !person && w.Context.GroupID == "" && w.Properties.Domain == "" {
+			return fail(ReasonMissingIdentity, "track without anonymousId, userId, context.groupId or properties.domain")
+		}
+		if w.Event == "" {
+			return fail(ReasonMissingEvent, "track without event")
+		}
+	case TypeGroup:
+		if w.GroupID == "" {
+			return fail(ReasonMissingGroupID, "group without groupId")
+		}
+	case TypeAlias:
+		if w.PreviousID == "" {
+			return fail(ReasonMissingPreviousID, "alias without previousId")
+		}
+		if w.UserID == "" {
+			return fail(ReasonMissingPreviousID, "alias without userId")
+		}
+	}
+
+	*ev = Event{
+		Type:        typ,
+		MessageID:   w.MessageID,
+		AnonymousID: string(w.AnonymousID),
+		UserID:      string(w.UserID),
+		PreviousID:  string(w.PreviousID),
+		GroupID:     string(w.GroupID),
+		Event:       w.Event,
+		Time:        t,
+		Context: Context{
+			IP:       w.Context.IP,
+			GroupID:  string(w.Context.GroupID),
+			Timezone: w.Context.Timezone,
+			Page:     Page(w.Context.Page),
+			Campaign: Campaign(w.Context.Campaign),
+		},
+		Properties: Properties{
+			URL:        w.Properties.URL,
+			Path:       w.Properties.Path,
+			Title:      w.Properties.Title,
+			Referrer:   w.Properties.Referrer,
+			Topic:      w.Properties.Topic,
+			Score:      w.Properties.Score.v,
+			HasScore:   w.Properties.Score.set,
+			Source:     w.Properties.Source,
+			Competitor: w.Properties.Competitor,
+			Domain:     w.Properties.Domain,
+			Amount:     w.Properties.Amount.v,
+			Currency:   w.Properties.Currency,
+		},
+		Traits: Traits{
+			Email:  w.Traits.Email,
+			Phone:  w.Traits.Phone,
+			Name:   w.Traits.Name,
+			Title:  w.Traits.Title,
+			Wechat: w.Traits.Wechat,
+			Company: Company{
+				Name:      w.Traits.Company.Name,
+				Domain:    w.Traits.Company.Domain,
+				Industry:  w.Traits.Company.Industry,
+				Employees: w.Traits.Company.Employees.int(),
+				Country:   w.Traits.Company.Country,
+			},
+			Domain:       w.Traits.Domain,
+			Website:      w.Traits.Website,
+			Industry:     w.Traits.Industry,
+			Employees:    w.Traits.Employees.int(),
+			HasEmployees: w.Traits.Employees.set,
+			Country:      w.Traits.Country,
+			Technologies: technologies(w.Traits.Technologies),
+		},
+	}
+	return nil
+}
+
+// technologies returns nil for an empty list, so "[]" and an absent key read
+// the same.
+func technologies(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+// The event times Decode accepts: what ClickHouse's DateTime stores. Anything
+// outside is a broken clock, and would break the sinks.
+var (
+	minTime = time.Unix(0, 0).UTC()
+	maxTime = time.Unix(1<<32-1, 0).UTC() // 2106-02-07T06:28:15Z
+)
+
+// eventTime applies Segment's rule: timestamp; else originalTimestamp,
+// corrected for the client's clock skew by receivedAt - sentAt when both are
+// present. Fields a rule does not use are not parsed.
+func (w *wire) eventTime() (time.Time, error) {
+	if len(w.Timestamp.b) != 0 {
+		return parseTime("timestamp", w.Timestamp.view())
+	}
+	if len(w.OriginalTimestamp.b) == 0 {
+		return time.Time{}, fail(ReasonMissingTimestamp, "neither timestamp nor originalTimestamp")
+	}
+	orig, err := parseTime("originalTimestamp", w.OriginalTimestamp.view())
+	if err != nil || len(w.SentAt.b) == 0 || len(w.ReceivedAt.b) == 0 {
+		return orig, err
+	}
+	sent, err := parseTime("sentAt", w.SentAt.view())
+	if err != nil {
+		return time.Time{}, err
+	}
+	recv, err := parseTime("receivedAt", w.ReceivedAt.view())
+	if err != nil {
+		return time.Time{}, err
+	}
+	// All three lie within 1970..2106, so the durations cannot saturate.
+	t := recv.Add(-sent.Sub(orig))
+	if t.Before(minTime) || t.After(maxTime) {
+		return time.Time{}, fail(ReasonInvalidTimestamp, "corrected originalTimestamp %s is out of range", t.Format(time.RFC3339))
+	}
+	return t, nil
+}
+
+// parseTime parses s, which may alias the record: nothing may keep it.
+func parseTime(field, s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fail(ReasonInvalidTimestamp, "%s: not RFC 3339: %q", field, truncate(s))
+	}
+	if t.Before(minTime) || t.After(maxTime) {
+		return time.Time{}, fail(ReasonInvalidTimestamp, "%s: %q is outside 1970..2106", field, truncate(s))
+	}
+	return t.UTC(), nil
+}
+
+// truncate shortens an input excerpt quoted in a Detail.
+func truncate(s string) string {
+	const n = 64
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

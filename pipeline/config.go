@@ -1,0 +1,340 @@
+package pipeline
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the engine's configuration: defaults, then a YAML file (unknown
+// keys fail), then LEADSCORE_* environment variables, then flags.
+type Config struct {
+	Kafka      KafkaConfig      `yaml:"kafka"`
+	ClickHouse ClickHouseConfig `yaml:"clickhouse"`
+	// Rules is the path of the rules file; empty means the embedded example
+	// rules of the contract.
+	Rules    string       `yaml:"rules"`
+	StateDir string       `yaml:"state_dir"`
+	HTTP     HTTPConfig   `yaml:"http"`
+	Engine   EngineConfig `yaml:"engine"`
+	Log      LogConfig    `yaml:"log"`
+
+	file string // where the config came from, for error messages
+}
+
+// KafkaConfig says where events come from and where records go.
+type KafkaConfig struct {
+	// Brokers to bootstrap from; empty starts the embedded broker.
+	Brokers           []string       `yaml:"brokers"`
+	Embedded          EmbeddedConfig `yaml:"embedded"`
+	Group             string         `yaml:"group"`
+	ClientID          string         `yaml:"client_id"`
+	Topics            []string       `yaml:"topics"`
+	ScoreChangesTopic string         `yaml:"score_changes_topic"`
+	DLQTopic          string         `yaml:"dlq_topic"`
+	// CreateTopics creates missing topics at start with Partitions
+	// partitions (the embedded broker always does).
+	CreateTopics bool  `yaml:"create_topics"`
+	Partitions   int32 `yaml:"partitions"`
+}
+
+// EmbeddedConfig is the in-process broker (franz-go's kfake) started when no
+// brokers are configured.
+type EmbeddedConfig struct {
+	Listen  string `yaml:"listen"`
+	DataDir string `yaml:"data_dir"` // empty: in memory only
+}
+
+// ClickHouseConfig says where rows go.
+type ClickHouseConfig struct {
+	Addr     []string `yaml:"addr"`
+	Database string   `yaml:"database"`
+	Username string   `yaml:"username"`
+	Password string   `yaml:"password"`
+	// Disabled runs without ClickHouse (Kafka outputs only).
+	Disabled      bool     `yaml:"disabled"`
+	MaxBufferRows int      `yaml:"max_buffer_rows"`
+	DialTimeout   Duration `yaml:"dial_timeout"`
+}
+
+// HTTPConfig is the operational endpoint: /metrics, /healthz, /readyz.
+type HTTPConfig struct {
+	Listen string `yaml:"listen"` // empty disables it
+}
+
+// EngineConfig tunes the processing loop.
+type EngineConfig struct {
+	// FlushInterval is how often sinks are flushed and offsets committed.
+	FlushInterval Duration `yaml:"flush_interval"`
+	// FlushRecords flushes early when this many records were processed
+	// since the last flush.
+	FlushRecords int `yaml:"flush_records"`
+	// SnapshotInterval is how often partition state is saved after a
+	// commit (0: only on revoke and shutdown).
+	SnapshotInterval Duration `yaml:"snapshot_interval"`
+	// MaxPollRecords bounds the records processed between two polls.
+	MaxPollRecords int `yaml:"max_poll_records"`
+	// DedupWindow is how many message ids each partition remembers.
+	DedupWindow int `yaml:"dedup_window"`
+	// MaxPendingPerVisitor bounds an anonymous visitor's parked events.
+	MaxPendingPerVisitor int `yaml:"max_pending_per_visitor"`
+	// Record limits for the decoder; records beyond them go to the DLQ.
+	MaxRecordBytes int `yaml:"max_record_bytes"`
+	MaxDepth       int `yaml:"max_depth"`
+	MaxStringBytes int `yaml:"max_string_bytes"`
+	// Freemail adds domains to the embedded free-mail and disposable list.
+	Freemail []string `yaml:"freemail"`
+}
+
+// LogConfig sets up log/slog.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // json or text
+}
+
+// Duration is a time.Duration that reads "500ms", "1s" or "2m" from YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: invalid duration %q", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// D is the duration as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// DefaultConfig is the configuration with nothing set: embedded broker,
+// local ClickHouse, the contract's example rules.
+func DefaultConfig() Config {
+	return Config{
+		Kafka: KafkaConfig{
+			Embedded:          EmbeddedConfig{Listen: "127.0.0.1:9092"},
+			Group:             "leadscore",
+			ClientID:          "leadscore",
+			Topics:            []string{"leadscore.events"},
+			ScoreChangesTopic: "leadscore.score-changes",
+			DLQTopic:          "leadscore.dlq",
+			Partitions:        4,
+		},
+		ClickHouse: ClickHouseConfig{
+			Addr:          []string{"127.0.0.1:9000"},
+			Database:      "leadscore",
+			Username:      "default",
+			MaxBufferRows: 500_000,
+			DialTimeout:   Duration(5 * time.Second),
+		},
+		StateDir: ".local/state",
+		HTTP:     HTTPConfig{Listen: "127.0.0.1:8080"},
+		Engine: EngineConfig{
+			FlushInterval:        Duration(time.Second),
+			FlushRecords:         50_000,
+			SnapshotInterval:     Duration(time.Minute),
+			MaxPollRecords:       10_000,
+			DedupWindow:          100_000,
+			MaxPendingPerVisitor: 64,
+			MaxRecordBytes:       1 << 20,
+			MaxDepth:             32,
+			MaxStringBytes:       64 << 10,
+		},
+		Log: LogConfig{Level: "info", Format: "json"},
+	}
+}
+
+// LoadConfig reads the defaults, then path (if not empty), then the
+// environment. It does not validate: call Validate.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("read config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		// An empty file decodes to io.EOF: all defaults.
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return cfg, fmt.Errorf("%s: %w", path, err)
+		}
+		cfg.file = path
+	}
+	if err := cfg.applyEnv(os.LookupEnv); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// envVars maps each LEADSCORE_* variable to the field it sets.
+var envVars = []struct {
+	name string
+	set  func(c *Config, v string) error
+}{
+	{"LEADSCORE_KAFKA_BROKERS", func(c *Config, v string) error { c.Kafka.Brokers = splitList(v); return nil }},
+	{"LEADSCORE_KAFKA_GROUP", func(c *Config, v string) error { c.Kafka.Group = v; return nil }},
+	{"LEADSCORE_KAFKA_TOPICS", func(c *Config, v string) error { c.Kafka.Topics = splitList(v); return nil }},
+	{"LEADSCORE_CLICKHOUSE_ADDR", func(c *Config, v string) error { c.ClickHouse.Addr = splitList(v); return nil }},
+	{"LEADSCORE_CLICKHOUSE_DATABASE", func(c *Config, v string) error { c.ClickHouse.Database = v; return nil }},
+	{"LEADSCORE_CLICKHOUSE_USERNAME", func(c *Config, v string) error { c.ClickHouse.Username = v; return nil }},
+	{"LEADSCORE_CLICKHOUSE_PASSWORD", func(c *Config, v string) error { c.ClickHouse.Password = v; return nil }},
+	{"LEADSCORE_RULES", func(c *Config, v string) error { c.Rules = v; return nil }},
+	{"LEADSCORE_STATE_DIR", func(c *Config, v string) error { c.StateDir = v; return nil }},
+	{"LEADSCORE_HTTP_LISTEN", func(c *Config, v string) error { c.HTTP.Listen = v; return nil }},
+	{"LEADSCORE_LOG_LEVEL", func(c *Config, v string) error { c.Log.Level = v; return nil }},
+	{"LEADSCORE_FLUSH_INTERVAL", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		c.Engine.FlushInterval = Duration(d)
+		return err
+	}},
+}
+
+func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
+	var errs []error
+	for _, e := range envVars {
+		if v, ok := lookup(e.name); ok {
+			if err := e.set(c, v); err != nil {
+				errs = append(errs, fmt.Errorf("environment %s: %w", e.name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Validate reports every problem at once, each naming the file and field.
+func (c *Config) Validate() error {
+	var errs []error
+	where := c.file
+	if where == "" {
+		where = "config"
+	}
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s: %s", where, field, fmt.Sprintf(format, args...)))
+	}
+	for i, b := range c.Kafka.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			bad("kafka.brokers["+strconv.Itoa(i)+"]", "%q is not host:port", b)
+		}
+	}
+	if len(c.Kafka.Brokers) == 0 {
+		if _, _, err := net.SplitHostPort(c.Kafka.Embedded.Listen); err != nil {
+			bad("kafka.embedded.listen", "%q is not host:port", c.Kafka.Embedded.Listen)
+		}
+	}
+	if c.Kafka.Group == "" {
+		bad("kafka.group", "must not be empty")
+	}
+	if len(c.Kafka.Topics) == 0 {
+		bad("kafka.topics", "must name at least one topic")
+	}
+	for i, t := range c.Kafka.Topics {
+		if t == "" {
+			bad("kafka.topics["+strconv.Itoa(i)+"]", "must not be empty")
+		}
+		if t == c.Kafka.ScoreChangesTopic || t == c.Kafka.DLQTopic {
+			bad("kafka.topics["+strconv.Itoa(i)+"]", "%q is also an output topic", t)
+		}
+	}
+	if c.Kafka.ScoreChangesTopic == "" {
+		bad("kafka.score_changes_topic", "must not be empty")
+	}
+	if c.Kafka.DLQTopic == "" {
+		bad("kafka.dlq_topic", "must not be empty")
+	}
+	if c.Kafka.Partitions < 1 {
+		bad("kafka.partitions", "must be at least 1, got %d", c.Kafka.Partitions)
+	}
+	if !c.ClickHouse.Disabled {
+		if len(c.ClickHouse.Addr) == 0 {
+			bad("clickhouse.addr", "must name at least one host:port (or set clickhouse.disabled)")
+		}
+		for i, a := range c.ClickHouse.Addr {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				bad("clickhouse.addr["+strconv.Itoa(i)+"]", "%q is not host:port", a)
+			}
+		}
+		if c.ClickHouse.Database == "" {
+			bad("clickhouse.database", "must not be empty")
+		}
+		if c.ClickHouse.MaxBufferRows < 1 {
+			bad("clickhouse.max_buffer_rows", "must be at least 1")
+		}
+	}
+	if c.Rules != "" {
+		if _, err := os.Stat(c.Rules); err != nil {
+			bad("rules", "%v", err)
+		}
+	}
+	if c.StateDir == "" {
+		bad("state_dir", "must not be empty")
+	}
+	if c.HTTP.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+			bad("http.listen", "%q is not host:port", c.HTTP.Listen)
+		}
+	}
+	e := c.Engine
+	if e.FlushInterval <= 0 {
+		bad("engine.flush_interval", "must be positive")
+	}
+	if e.SnapshotInterval < 0 {
+		bad("engine.snapshot_interval", "must not be negative")
+	}
+	positive := []struct {
+		name string
+		v    int
+	}{
+		{"engine.flush_records", e.FlushRecords},
+		{"engine.max_poll_records", e.MaxPollRecords},
+		{"engine.dedup_window", e.DedupWindow},
+		{"engine.max_pending_per_visitor", e.MaxPendingPerVisitor},
+		{"engine.max_record_bytes", e.MaxRecordBytes},
+		{"engine.max_depth", e.MaxDepth},
+		{"engine.max_string_bytes", e.MaxStringBytes},
+	}
+	for _, p := range positive {
+		if p.v < 1 {
+			bad(p.name, "must be at least 1, got %d", p.v)
+		}
+	}
+	// A record yields at most a score change, a funnel transition and an
+	// account row; the ClickHouse buffer must hold what arrives between two
+	// flushes, or a write would wait on a flush that cannot start.
+	if need := 3 * (e.FlushRecords + e.MaxPollRecords); !c.ClickHouse.Disabled && c.ClickHouse.MaxBufferRows < need {
+		bad("clickhouse.max_buffer_rows", "%d is below 3 x (engine.flush_records + engine.max_poll_records) = %d", c.ClickHouse.MaxBufferRows, need)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		bad("log.format", "%q is not json or text", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,10 @@
+// Package pipeline wires and runs the engine: a franz-go consumer group whose
+// poll loop hands each owned partition's records to that partition's worker
+// (decode -> de-duplicate -> resolve the account -> score -> rows), the sinks
+// that write the rows, and the committer that commits offsets only after every
+// sink has made durable the rows derived from the records below them.
+//
+// It owns the per-partition state (accounts, identity links, the message-id
+// window) and its snapshots, the dead-letter topic, the embedded broker used
+// when no brokers are configured, and the operational HTTP endpoints.
+package pipeline

@@ -1,0 +1,406 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/encoding/json"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/leadscore/leadscore/internal/chtest"
+	"github.com/leadscore/leadscore/sinks"
+)
+
+var chServer *chtest.Server
+
+func TestMain(m *testing.M) {
+	s, err := chtest.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start clickhouse:", err)
+		os.Exit(1)
+	}
+	chServer = s
+	code := m.Run()
+	s.Stop()
+	os.Exit(code)
+}
+
+// harness is one end-to-end setup: an embedded broker, a ClickHouse
+// database with the migrations applied, and a config pointing at both.
+type harness struct {
+	t       *testing.T
+	cluster *kfake.Cluster
+	cfg     Config
+	conn    clickhouse.Conn
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Kafka.Embedded.Listen = "127.0.0.1:0"
+	cfg.Kafka.Partitions = scenarioPartitions
+	cluster, err := StartEmbedded(cfg)
+	require.NoError(t, err)
+	t.Cleanup(cluster.Close)
+	cfg.Kafka.Brokers = cluster.ListenAddrs()
+	cfg.ClickHouse.Addr = []string{chServer.Addr}
+	cfg.ClickHouse.Database = chtest.NewDatabase(t, chServer)
+	cfg.StateDir = t.TempDir()
+	cfg.HTTP.Listen = ""
+	cfg.Engine.FlushInterval = Duration(100 * time.Millisecond)
+	cfg.Engine.MaxPollRecords = 200 // many small batches: more flush and commit points
+	cfg.Log.Level = "warn"
+	ctx := context.Background()
+	_, err = sinks.Migrate(ctx, cfg.ClickHouse.SinkConfig())
+	require.NoError(t, err)
+	conn, err := clickhouse.Open(chServer.Options(cfg.ClickHouse.Database))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	return &harness{t: t, cluster: cluster, cfg: cfg, conn: conn}
+}
+
+// produce writes partitions 0 and 1 with franz-go and 2 and 3 with Debian's
+// kcat, an independent client, each record to its own partition in order.
+func (h *harness) produce(s *scenario, from, to float64) {
+	t := h.t
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(h.cfg.Kafka.Brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	require.NoError(t, err)
+	defer cl.Close()
+	for p, recs := range s.parts {
+		lo, hi := int(from*float64(len(recs))), int(to*float64(len(recs)))
+		recs = recs[lo:hi]
+		if p < 2 {
+			for _, r := range recs {
+				res := cl.ProduceSync(context.Background(), &kgo.Record{
+					Topic: h.cfg.Kafka.Topics[0], Partition: int32(p), Key: []byte(r.key), Value: r.value,
+				})
+				require.NoError(t, res.FirstErr())
+			}
+			continue
+		}
+		h.kcat(int32(p), recs)
+	}
+}
+
+// kcat produces records to partition p with kcat, one message per record
+// (values may hold newlines or invalid UTF-8, so a delimiter byte that no
+// record contains separates them).
+func (h *harness) kcat(p int32, recs []*scenarioRecord) {
+	t := h.t
+	t.Helper()
+	if len(recs) == 0 {
+		return
+	}
+	var in bytes.Buffer
+	for _, r := range recs {
+		require.NotContains(t, string(r.value), "\x1e")
+		in.WriteString(r.key)
+		in.WriteByte('\x1f')
+		in.Write(r.value)
+		in.WriteByte('\x1e')
+	}
+	cmd := exec.Command("kcat", "-P", "-b", h.cfg.Kafka.Brokers[0], "-t", h.cfg.Kafka.Topics[0],
+		"-p", strconv.Itoa(int(p)), "-K", "\x1f", "-D", "\x1e", "-X", "message.max.bytes=2000000")
+	cmd.Stdin = &in
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "kcat: %s", out)
+}
+
+// runEngine starts an engine and returns a stop function that cancels it
+// (a graceful stop, as SIGTERM) and returns Run's error.
+func (h *harness) runEngine() func() error {
+	e, err := New(h.cfg, WithRegisterer(prometheus.NewRegistry()))
+	require.NoError(h.t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	return func() error { cancel(); return <-done }
+}
+
+func (h *harness) waitCaughtUp() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	require.NoError(h.t, WaitCaughtUp(ctx, h.cfg.Kafka.Brokers, h.cfg.Kafka.Group, h.cfg.Kafka.Topics...))
+}
+
+func TestEndToEnd(t *testing.T) {
+	h := newHarness(t)
+	s := newScenario(7, 24)
+	ex := s.expect()
+	require.NotEmpty(t, ex.changes)
+
+	stop := h.runEngine()
+	h.produce(s, 0, 1)
+	h.waitCaughtUp()
+	require.NoError(t, stop())
+
+	h.checkClickHouse(ex)
+	h.checkChangesTopic(ex, false)
+	h.checkDeadLetters(s)
+}
+
+// TestGracefulRestart stops the engine mid-stream (as SIGTERM does) and
+// starts a new one on the same state directory: the final results equal an
+// uninterrupted run's, which the oracle computes.
+func TestGracefulRestart(t *testing.T) {
+	h := newHarness(t)
+	s := newScenario(11, 24)
+	ex := s.expect()
+
+	h.produce(s, 0, 0.5)
+	stop := h.runEngine()
+	// Stop while records are still arriving and being processed.
+	go h.produce(s, 0.5, 0.75)
+	time.Sleep(150 * time.Millisecond) // a point mid-stream, not a synchronisation
+	require.NoError(t, stop())
+
+	stop = h.runEngine()
+	h.produce(s, 0.75, 1)
+	h.waitCaughtUp()
+	require.NoError(t, stop())
+
+	h.checkClickHouse(ex)
+	h.checkChangesTopic(ex, true)
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) <= 1e-6*math.Max(1, math.Abs(b)) }
+
+func (h *harness) checkClickHouse(ex *expected) {
+	t := h.t
+	t.Helper()
+	ctx := context.Background()
+
+	// account_scores FINAL: one row per account, equal to the oracle.
+	rows, err := h.conn.Query(ctx, `SELECT account_id, score, fit, engagement, grade, level, label, stage, as_of, version,
+		reasons_rule, reasons_points FROM account_scores FINAL WHERE contact_id = ''`)
+	require.NoError(t, err)
+	got := map[string]bool{}
+	for rows.Next() {
+		var (
+			id, grade, label, stage string
+			score, fit, eng         float64
+			level                   uint8
+			asOf                    time.Time
+			version                 uint64
+			rr                      []string
+			rp                      []float64
+		)
+		require.NoError(t, rows.Scan(&id, &score, &fit, &eng, &grade, &level, &label, &stage, &asOf, &version, &rr, &rp))
+		want, ok := ex.final[id]
+		require.True(t, ok, "unexpected account %s", id)
+		a := ex.accounts[id]
+		require.True(t, near(score, want.score), "%s score %v want %v", id, score, want.score)
+		require.True(t, near(fit, want.fit), "%s fit %v want %v", id, fit, want.fit)
+		require.True(t, near(eng, want.eng), "%s engagement %v want %v", id, eng, want.eng)
+		require.Equal(t, want.label, label, id)
+		require.Equal(t, want.grade, grade, id)
+		require.Equal(t, want.level, level, id)
+		require.Equal(t, want.stage, stage, id)
+		require.Equal(t, a.asOf.Unix(), asOf.Unix(), id)
+		require.Equal(t, a.version, version, id)
+		reasons := map[string]float64{}
+		for i := range rr {
+			reasons[rr[i]] = rp[i]
+		}
+		for rule, pts := range want.reasons {
+			if math.Abs(pts) > 1e-9 {
+				require.True(t, near(reasons[rule], pts), "%s reason %s %v want %v", id, rule, reasons[rule], pts)
+			}
+		}
+		require.False(t, got[id], "duplicate account row %s after FINAL", id)
+		got[id] = true
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, got, len(ex.final))
+
+	// score_changes FINAL: exactly the oracle's changes, no duplicates.
+	rows, err = h.conn.Query(ctx, `SELECT account_id, source_partition, source_offset, as_of, score, label, stage,
+		previous_label, previous_stage, previous_score, rules_version FROM score_changes FINAL`)
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for rows.Next() {
+		var (
+			id, label, stage, pl, ps, rv string
+			part                         int32
+			off                          int64
+			asOf                         time.Time
+			score, prev                  float64
+		)
+		require.NoError(t, rows.Scan(&id, &part, &off, &asOf, &score, &label, &stage, &pl, &ps, &prev, &rv))
+		k := fmt.Sprintf("%d/%d", part, off)
+		want, ok := ex.changes[k]
+		require.True(t, ok, "unexpected score change at %s (%s %s %v)", k, id, label, score)
+		require.Equal(t, want.account, id, k)
+		require.True(t, near(score, want.res.score), "%s score %v want %v", k, score, want.res.score)
+		require.Equal(t, want.res.label, label, k)
+		require.Equal(t, want.res.stage, stage, k)
+		require.Equal(t, want.prevLabel, pl, k)
+		require.Equal(t, want.prevStage, ps, k)
+		require.True(t, near(prev, want.prevScore), k)
+		require.Equal(t, want.asOf.Unix(), asOf.Unix(), k)
+		require.Equal(t, "example-1", rv)
+		require.False(t, seen[k], "duplicate score change %s after FINAL", k)
+		seen[k] = true
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, seen, len(ex.changes))
+
+	// funnel_transitions FINAL.
+	var n uint64
+	require.NoError(t, h.conn.QueryRow(ctx, `SELECT count() FROM funnel_transitions FINAL`).Scan(&n))
+	require.Equal(t, uint64(len(ex.transitions)), n)
+	var mqls uint64
+	require.NoError(t, h.conn.QueryRow(ctx, `SELECT count() FROM funnel_transitions FINAL WHERE to_stage = 'mql'`).Scan(&mqls))
+	wantMQL := 0
+	for _, tr := range ex.transitions {
+		if tr.to == "mql" {
+			wantMQL++
+		}
+	}
+	require.Equal(t, uint64(wantMQL), mqls)
+}
+
+// checkChangesTopic reads the score-changes topic: every oracle change is
+// there with its content; with replays allowed, a change may appear more than
+// once but always with the same content.
+func (h *harness) checkChangesTopic(ex *expected, replays bool) {
+	t := h.t
+	t.Helper()
+	recs := h.consumeAll(h.cfg.Kafka.ScoreChangesTopic)
+	seen := map[string]int{}
+	for _, r := range recs {
+		var v struct {
+			AccountID     string  `json:"account_id"`
+			ContactID     string  `json:"contact_id"`
+			Score         float64 `json:"score"`
+			Label         string  `json:"label"`
+			Stage         string  `json:"stage"`
+			PreviousLabel string  `json:"previous_label"`
+			AsOf          string  `json:"as_of"`
+			RulesVersion  string  `json:"rules_version"`
+			Reasons       []struct {
+				Rule     string  `json:"rule"`
+				Category string  `json:"category"`
+				Points   float64 `json:"points"`
+			} `json:"reasons"`
+			Source struct {
+				Topic     string `json:"topic"`
+				Partition int32  `json:"partition"`
+				Offset    int64  `json:"offset"`
+			} `json:"source"`
+		}
+		require.NoError(t, json.Unmarshal(r.Value, &v), string(r.Value))
+		k := fmt.Sprintf("%d/%d", v.Source.Partition, v.Source.Offset)
+		want, ok := ex.changes[k]
+		require.True(t, ok, "unexpected change on topic at %s", k)
+		require.Equal(t, want.account, string(r.Key))
+		require.Equal(t, want.account, v.AccountID)
+		require.Empty(t, v.ContactID)
+		require.True(t, near(v.Score, want.res.score), k)
+		require.Equal(t, want.res.label, v.Label)
+		require.Equal(t, want.res.stage, v.Stage)
+		require.Equal(t, want.prevLabel, v.PreviousLabel)
+		at, err := time.Parse(time.RFC3339Nano, v.AsOf)
+		require.NoError(t, err)
+		require.True(t, want.asOf.Equal(at), k)
+		for _, rs := range v.Reasons {
+			if rs.Category == "fit" {
+				continue
+			}
+			require.True(t, near(rs.Points, want.res.reasons[rs.Rule]), "%s %s", k, rs.Rule)
+		}
+		seen[k]++
+	}
+	require.Len(t, seen, len(ex.changes))
+	if !replays {
+		for k, n := range seen {
+			require.Equal(t, 1, n, "change %s emitted %d times", k, n)
+		}
+	}
+}
+
+// checkDeadLetters: every malformed record is on the DLQ, unchanged, with
+// its reason and source; nothing else is.
+func (h *harness) checkDeadLetters(s *scenario) {
+	t := h.t
+	t.Helper()
+	want := map[string]*scenarioRecord{}
+	for _, part := range s.parts {
+		for _, r := range part {
+			if r.dlqReason != "" {
+				want[fmt.Sprintf("%d/%d", r.partition, r.offset)] = r
+			}
+		}
+	}
+	got := h.consumeAll(h.cfg.Kafka.DLQTopic)
+	require.Len(t, got, len(want))
+	for _, r := range got {
+		hd := map[string]string{}
+		for _, x := range r.Headers {
+			hd[x.Key] = string(x.Value)
+		}
+		require.Equal(t, h.cfg.Kafka.Topics[0], hd[HeaderTopic])
+		k := hd[HeaderPartition] + "/" + hd[HeaderOffset]
+		w, ok := want[k]
+		require.True(t, ok, "unexpected dead letter %s: %v", k, hd)
+		require.Equal(t, w.dlqReason, hd[HeaderReason], "record %s: %s", k, hd[HeaderDetail])
+		require.NotEmpty(t, hd[HeaderDetail])
+		require.True(t, bytes.Equal(w.value, r.Value), "dead letter %s must carry the original bytes", k)
+	}
+}
+
+func (h *harness) consumeAll(topic string) []*kgo.Record {
+	t := h.t
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(h.cfg.Kafka.Brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(64<<20))
+	require.NoError(t, err)
+	defer cl.Close()
+	lag, err := endOffsets(h.cfg.Kafka.Brokers, topic)
+	require.NoError(t, err)
+	var out []*kgo.Record
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for int64(len(out)) < lag {
+		f := cl.PollFetches(ctx)
+		require.NoError(t, ctx.Err(), "read %s: got %d of %d", topic, len(out), lag)
+		out = append(out, f.Records()...)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Partition != out[j].Partition {
+			return out[i].Partition < out[j].Partition
+		}
+		return out[i].Offset < out[j].Offset
+	})
+	return out
+}
+
+// endOffsets sums a topic's end offsets (the topics here start at 0).
+func endOffsets(brokers []string, topic string) (int64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), topic)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	return n, ends.Error()
+}

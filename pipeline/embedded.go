@@ -1,0 +1,69 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// StartEmbedded starts the in-process Kafka broker (franz-go's kfake, which
+// speaks the real protocol) on cfg.Kafka.Embedded.Listen, with the input and
+// output topics created. It always listens on 127.0.0.1; port 0 picks a free
+// one. Any Kafka client, kcat included, can produce to it.
+func StartEmbedded(cfg Config) (*kfake.Cluster, error) {
+	host, portStr, err := net.SplitHostPort(cfg.Kafka.Embedded.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded kafka: kafka.embedded.listen: %w", err)
+	}
+	if host != "127.0.0.1" && host != "localhost" && host != "" {
+		return nil, fmt.Errorf("start embedded kafka: kafka.embedded.listen: the embedded broker listens on 127.0.0.1 only, not %q", host)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded kafka: kafka.embedded.listen: port %q: %w", portStr, err)
+	}
+	topics := append(append([]string(nil), cfg.Kafka.Topics...), cfg.Kafka.ScoreChangesTopic, cfg.Kafka.DLQTopic)
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.Ports(port),
+		kfake.SeedTopics(cfg.Kafka.Partitions, topics...),
+		kfake.DefaultNumPartitions(int(cfg.Kafka.Partitions)),
+	}
+	if cfg.Kafka.Embedded.DataDir != "" {
+		opts = append(opts, kfake.DataDir(cfg.Kafka.Embedded.DataDir))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded kafka on %s: %w", cfg.Kafka.Embedded.Listen, err)
+	}
+	return c, nil
+}
+
+// createTopics creates the input and output topics that do not exist yet.
+func createTopics(ctx context.Context, cfg Config) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Kafka.Brokers...))
+	if err != nil {
+		return fmt.Errorf("create topics: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	topics := append(append([]string(nil), cfg.Kafka.Topics...), cfg.Kafka.ScoreChangesTopic, cfg.Kafka.DLQTopic)
+	resp, err := adm.CreateTopics(ctx, cfg.Kafka.Partitions, -1, nil, topics...)
+	if err != nil {
+		return fmt.Errorf("create topics: %w", err)
+	}
+	var errs []error
+	for _, r := range resp.Sorted() {
+		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("create topic %s: %w", r.Topic, r.Err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,64 @@
+package pipeline
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are the pipeline's own series; franz-go's come from kprom.
+type metrics struct {
+	records     *prometheus.CounterVec
+	deadLetters *prometheus.CounterVec
+	changes     prometheus.Counter
+	accounts    prometheus.Gauge
+	partitions  prometheus.Gauge
+	commits     prometheus.Counter
+	cycle       prometheus.Histogram
+	snapshots   prometheus.Counter
+	rekeyHop    prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_records_total",
+			Help: "Input records by result: scored, parked (anonymous, waiting for a link), ignored, duplicate, dead_letter, skipped (already in restored state).",
+		}, []string{"result"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_dead_letters_total",
+			Help: "Records sent to the dead-letter topic, by reason code.",
+		}, []string{"reason"}),
+		changes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_score_changes_total",
+			Help: "Score changes emitted.",
+		}),
+		accounts: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "leadscore_pipeline_accounts",
+			Help: "Accounts held in memory by this instance.",
+		}),
+		partitions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "leadscore_pipeline_partitions",
+			Help: "Input partitions owned by this instance.",
+		}),
+		commits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_commits_total",
+			Help: "Offset commits made after a flush of every sink.",
+		}),
+		cycle: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "leadscore_pipeline_flush_commit_seconds",
+			Help:    "Time to flush every sink and commit offsets.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
+		snapshots: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_snapshots_total",
+			Help: "Partition state snapshots written.",
+		}),
+		rekeyHop: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "leadscore_pipeline_rekey_skipped",
+			Help: "1: events are scored on the partition they arrive on, without re-keying by account (re-keying is not built yet).",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.records, m.deadLetters, m.changes, m.accounts, m.partitions,
+			m.commits, m.cycle, m.snapshots, m.rekeyHop)
+	}
+	m.rekeyHop.Set(1)
+	return m
+}

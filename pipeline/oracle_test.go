@@ -1,0 +1,277 @@
+package pipeline
+
+// An independent model of the contract, for the end-to-end tests: it scores
+// the scenario's events with the formulas of CONTRACT section 3 written out
+// directly (recomputing engagement from the full event list every time), and
+// knows nothing of the scorer package.
+
+import (
+	"math"
+	"sort"
+	"strings"
+	"time"
+)
+
+const (
+	halfLife = 14 * 24 * time.Hour
+	day      = 24 * time.Hour
+)
+
+// oRule is one engagement rule of the contract's example rules file.
+type oRule struct {
+	name     string
+	category string
+	page     bool   // matches page calls
+	prefix   string // path prefix (page)
+	event    string // track event name
+	points   float64
+	cap      float64
+	per      time.Duration
+}
+
+var exampleRules = []oRule{
+	{name: "pricing page", category: "strong", page: true, prefix: "/pricing", points: 20, cap: 40, per: 7 * day},
+	{name: "any page", category: "weak", page: true, points: 1, cap: 10, per: day},
+	{name: "email reply", category: "strong", event: "Email Replied", points: 25},
+	{name: "email open", category: "weak", event: "Email Opened", points: 2, cap: 6, per: 7 * day},
+	{name: "chat", category: "medium", event: "Chat Started", points: 15},
+	{name: "offline event", category: "strong", event: "Event Attended", points: 30},
+	{name: "spam report", category: "negative", event: "Email Marked as Spam", points: -50},
+}
+
+// oFirm is an account's firmographics from group traits.
+type oFirm struct {
+	industry  string
+	employees int64 // 0: absent
+	country   string
+	techs     []string
+}
+
+func oFit(f oFirm) float64 {
+	fit := 0.0
+	switch strings.ToLower(f.industry) {
+	case "":
+	case "software":
+		fit += 30
+	case "fintech":
+		fit += 25
+	default:
+		fit += 5
+	}
+	switch e := f.employees; {
+	case e >= 200 && e <= 5000:
+		fit += 30
+	case e >= 50 && e <= 199:
+		fit += 15
+	}
+	switch strings.ToUpper(f.country) {
+	case "CN", "US":
+		fit += 20
+	case "DE":
+		fit += 15
+	}
+	for _, t := range f.techs {
+		if l := strings.ToLower(t); l == "salesforce" || l == "hubspot" {
+			fit += 20
+			break
+		}
+	}
+	return math.Max(0, math.Min(100, fit))
+}
+
+func oGrade(fit float64) string {
+	switch {
+	case fit >= 80:
+		return "A"
+	case fit >= 60:
+		return "B"
+	case fit >= 40:
+		return "C"
+	}
+	return "D"
+}
+
+func oLevel(eng float64) uint8 {
+	switch {
+	case eng >= 80:
+		return 1
+	case eng >= 50:
+		return 2
+	case eng >= 20:
+		return 3
+	}
+	return 4
+}
+
+// oHit is points a rule earned at a time.
+type oHit struct {
+	rule   int
+	at     time.Time
+	earned float64
+}
+
+// oAccount is the oracle's account.
+type oAccount struct {
+	firm      oFirm
+	hits      []oHit
+	asOf      time.Time
+	known     bool
+	crm       int // 0 none, 3 opportunity, 4 customer, 5 lost
+	stage     string
+	version   uint64
+	emitted   bool
+	lastScore float64
+	lastLabel string
+	lastStage string
+}
+
+// oEvent is what the oracle reads of an event.
+type oEvent struct {
+	typ   string // page, track, identify, group
+	event string
+	path  string
+	at    time.Time
+}
+
+func (a *oAccount) observe(e oEvent) {
+	if e.at.After(a.asOf) {
+		a.asOf = e.at
+	}
+	switch e.event {
+	case "Opportunity Created":
+		a.crm = max(a.crm, 3)
+	case "Deal Won":
+		if a.crm < 4 {
+			a.crm = 4
+		}
+	case "Deal Lost":
+		if a.crm < 4 {
+			a.crm = 5
+		}
+	}
+	for i, r := range exampleRules {
+		if r.page != (e.typ == "page") {
+			continue
+		}
+		if r.page && !strings.HasPrefix(e.path, r.prefix) {
+			continue
+		}
+		if !r.page && (e.typ != "track" || !strings.EqualFold(r.event, e.event)) {
+			continue
+		}
+		p := r.points
+		if r.cap > 0 {
+			got := 0.0
+			for _, h := range a.hits {
+				if h.rule == i && h.at.After(e.at.Add(-r.per)) && !h.at.After(e.at) {
+					got += h.earned
+				}
+			}
+			p = math.Max(0, math.Min(p, r.cap-got))
+		}
+		a.hits = append(a.hits, oHit{rule: i, at: e.at, earned: p})
+	}
+}
+
+// oResult is a score as of the account's newest event time.
+type oResult struct {
+	fit, eng, score float64
+	grade, label    string
+	level           uint8
+	stage           string
+	reasons         map[string]float64
+}
+
+var stageRank = map[string]int{"visitor": 0, "lead": 1, "mql": 2, "opportunity": 3, "customer": 4, "lost": 4}
+
+func (a *oAccount) evaluate() oResult {
+	r := oResult{fit: oFit(a.firm), reasons: map[string]float64{}}
+	raw := 0.0
+	for _, h := range a.hits {
+		if h.at.After(a.asOf) {
+			continue
+		}
+		v := h.earned * math.Pow(0.5, float64(a.asOf.Sub(h.at))/float64(halfLife))
+		raw += v
+		r.reasons[exampleRules[h.rule].name] += v
+	}
+	r.eng = math.Max(0, math.Min(100, raw))
+	r.score = 0.4*r.fit + 0.6*r.eng
+	r.grade, r.level = oGrade(r.fit), oLevel(r.eng)
+	r.label = r.grade + string(rune('0'+r.level))
+	// stages
+	next := a.stage
+	switch {
+	case a.crm > 0:
+		crm := map[int]string{3: "opportunity", 4: "customer", 5: "lost"}[a.crm]
+		if stageRank[crm] > stageRank[next] {
+			next = crm
+		}
+	case stageRank[next] >= 3:
+	case !a.known:
+		next = "visitor"
+	case next == "mql":
+		if r.score < 60 {
+			next = "lead"
+		}
+	case r.score >= 70:
+		next = "mql"
+	default:
+		next = "lead"
+	}
+	a.stage = next
+	r.stage = next
+	return r
+}
+
+// oChange is an expected score change.
+type oChange struct {
+	account   string
+	partition int32
+	offset    int64
+	asOf      time.Time
+	res       oResult
+	prevLabel string
+	prevStage string
+	prevScore float64
+}
+
+// oTransition is an expected funnel transition.
+type oTransition struct {
+	account  string
+	from, to string
+	at       time.Time
+	offset   int64
+}
+
+// apply finishes one record on the account: version, evaluation, emission.
+func (a *oAccount) apply(account string, partition int32, offset int64, stageBefore string, first bool) (*oChange, *oTransition) {
+	a.version++
+	res := a.evaluate()
+	var tr *oTransition
+	if first || res.stage != stageBefore {
+		from := stageBefore
+		if first {
+			from = ""
+		}
+		tr = &oTransition{account: account, from: from, to: res.stage, at: a.asOf, offset: offset}
+	}
+	if a.emitted && res.label == a.lastLabel && res.stage == a.lastStage && math.Abs(res.score-a.lastScore) < 5 {
+		return nil, tr
+	}
+	c := &oChange{account: account, partition: partition, offset: offset, asOf: a.asOf, res: res}
+	if a.emitted {
+		c.prevLabel, c.prevStage, c.prevScore = a.lastLabel, a.lastStage, a.lastScore
+	}
+	a.emitted, a.lastScore, a.lastLabel, a.lastStage = true, res.score, res.label, res.stage
+	return c, tr
+}
+
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

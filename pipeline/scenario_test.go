@@ -1,0 +1,274 @@
+package pipeline
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"time"
+)
+
+// A scenario is a small, fully known stream: accounts with firmographics,
+// anonymous visitors who are identified later, e-mail, chat and CRM events,
+// redelivered duplicates and malformed records. It is laid out per partition
+// in offset order, so the oracle knows each record's offset.
+
+const scenarioPartitions = 4
+
+type scenarioRecord struct {
+	key       string
+	value     []byte
+	account   string // "" for malformed
+	partition int32
+	offset    int64
+
+	dup       bool   // a redelivery of an earlier messageId
+	dlqReason string // the expected dead-letter reason, for malformed records
+	parked    bool   // anonymous, scored only once its visitor is identified
+	ev        oEvent
+	firm      *oFirm // group call
+	known     bool   // carries a userId or an identify e-mail
+	// visitor whose parked events this record releases (identify).
+	releases string
+}
+
+type scenario struct {
+	parts [scenarioPartitions][]*scenarioRecord
+}
+
+func partitionOf(account string) int32 {
+	h := fnv.New32a()
+	h.Write([]byte(account))
+	return int32(h.Sum32() % scenarioPartitions)
+}
+
+// newScenario builds a seeded stream over accounts accounts.
+func newScenario(seed uint64, accounts int) *scenario {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	type timed struct {
+		at  time.Time
+		rec *scenarioRecord
+	}
+	var all []timed
+	msg := 0
+	add := func(at time.Time, r *scenarioRecord) { all = append(all, timed{at, r}) }
+	industries := []string{"software", "Fintech", "retail", ""}
+	employees := []int64{0, 30, 120, 200, 5000, 6000}
+	countries := []string{"US", "cn", "DE", "FR", ""}
+	techs := [][]string{nil, {"HubSpot"}, {"zendesk", "salesforce"}, {"zendesk"}}
+	pages := []string{"/", "/pricing", "/pricing/enterprise", "/docs/setup", "/blog/post"}
+	tracks := []string{"Email Opened", "Email Opened", "Email Replied", "Chat Started", "Event Attended", "Email Delivered", "Email Marked as Spam", "Demo Requested"}
+
+	for i := 0; i < accounts; i++ {
+		acct := fmt.Sprintf("acct%02d.com", i)
+		t := start.Add(time.Duration(rng.IntN(3600)) * time.Second)
+		// A group call with firmographics (upper-case groupId: normalised).
+		f := oFirm{industry: industries[rng.IntN(len(industries))], employees: employees[rng.IntN(len(employees))],
+			country: countries[rng.IntN(len(countries))], techs: techs[rng.IntN(len(techs))]}
+		msg++
+		add(t, &scenarioRecord{account: acct, firm: &f, ev: oEvent{typ: "group", at: t},
+			value: groupJSON(msg, strings.ToUpper(acct), t, f)})
+		// An anonymous visitor browses before being identified.
+		anon := fmt.Sprintf("anon-%s", acct)
+		n := rng.IntN(5)
+		for k := 0; k < n; k++ {
+			t = t.Add(time.Duration(600+rng.IntN(7200)) * time.Second)
+			p := pages[rng.IntN(len(pages))]
+			msg++
+			add(t, &scenarioRecord{account: acct, parked: true, ev: oEvent{typ: "page", path: p, at: t},
+				value: pageJSON(msg, anon, "", "", p, t)})
+		}
+		// Identify: releases the parked pages onto the account.
+		t = t.Add(time.Hour)
+		user := "user-" + acct
+		msg++
+		add(t, &scenarioRecord{account: acct, known: true, releases: anon, ev: oEvent{typ: "identify", at: t},
+			value: identifyJSON(msg, anon, user, "jane@"+acct, t)})
+		// Activity over six weeks: pages as the known user, tracks with groupId.
+		m := 5 + rng.IntN(40)
+		for k := 0; k < m; k++ {
+			t = t.Add(time.Duration(rng.IntN(int(36*time.Hour/time.Second))) * time.Second)
+			msg++
+			if rng.IntN(2) == 0 {
+				p := pages[rng.IntN(len(pages))]
+				add(t, &scenarioRecord{account: acct, known: true, ev: oEvent{typ: "page", path: p, at: t},
+					value: pageJSON(msg, anon, user, "", p, t)})
+				continue
+			}
+			name := tracks[rng.IntN(len(tracks))]
+			add(t, &scenarioRecord{account: acct, ev: oEvent{typ: "track", event: name, at: t},
+				value: trackJSON(msg, "", "", acct, name, t)})
+		}
+		if rng.IntN(4) == 0 {
+			t = t.Add(time.Hour)
+			msg++
+			add(t, &scenarioRecord{account: acct, ev: oEvent{typ: "track", event: "Opportunity Created", at: t},
+				value: trackJSON(msg, "", "", acct, "Opportunity Created", t)})
+		}
+	}
+	sort.SliceStable(all, func(a, b int) bool { return all[a].at.Before(all[b].at) })
+
+	s := &scenario{}
+	for _, x := range all {
+		r := x.rec
+		r.key = r.account
+		r.partition = partitionOf(r.account)
+		s.push(r)
+		// Redeliver about one record in twenty, a little later.
+		if rng.IntN(20) == 0 {
+			d := *r
+			d.dup = true
+			s.push(&d)
+		}
+	}
+	// Malformed records, one of each reason, spread over the partitions.
+	bad := []struct{ reason, value string }{
+		{"invalid_json", `{"type":"page","timestamp":`},
+		{"wrong_type", `{"type":"page","anonymousId":"x","timestamp":12345}`},
+		{"missing_timestamp", `{"type":"page","anonymousId":"x","messageId":"m-bad-1"}`},
+		{"field_too_long", `{"type":"page","anonymousId":"x","timestamp":"2026-03-02T10:00:00Z","properties":{"title":"` + strings.Repeat("x", 200<<10) + `"}}`},
+		{"too_deep", `{"type":"page","anonymousId":"x","timestamp":"2026-03-02T10:00:00Z","properties":{"a":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}}`},
+		{"invalid_utf8", "{\"type\":\"page\",\"anonymousId\":\"\xff\xfe\",\"timestamp\":\"2026-03-02T10:00:00Z\"}"},
+		{"missing_identity", `{"type":"page","timestamp":"2026-03-02T10:00:00Z"}`},
+		{"not_object", `[1,2,3]`},
+	}
+	for i, b := range bad {
+		p := int32(i % scenarioPartitions)
+		r := &scenarioRecord{key: "bad", value: []byte(b.value), partition: p, dlqReason: b.reason}
+		// insert in the middle of the partition
+		at := len(s.parts[p]) / 2
+		s.parts[p] = append(s.parts[p][:at], append([]*scenarioRecord{r}, s.parts[p][at:]...)...)
+	}
+	for p := range s.parts {
+		for o, r := range s.parts[p] {
+			r.offset = int64(o)
+		}
+	}
+	return s
+}
+
+func (s *scenario) push(r *scenarioRecord) { s.parts[r.partition] = append(s.parts[r.partition], r) }
+
+func (s *scenario) records() int {
+	n := 0
+	for _, p := range s.parts {
+		n += len(p)
+	}
+	return n
+}
+
+func ts(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func groupJSON(msg int, group string, t time.Time, f oFirm) []byte {
+	traits := fmt.Sprintf(`"name":"Company %s"`, group)
+	if f.industry != "" {
+		traits += fmt.Sprintf(`,"industry":%q`, f.industry)
+	}
+	if f.employees != 0 {
+		traits += fmt.Sprintf(`,"employees":%d`, f.employees)
+	}
+	if f.country != "" {
+		traits += fmt.Sprintf(`,"country":%q`, f.country)
+	}
+	if f.techs != nil {
+		traits += `,"technologies":["` + strings.Join(f.techs, `","`) + `"]`
+	}
+	return fmt.Appendf(nil, `{"type":"group","messageId":"m-%d","groupId":%q,"userId":"","timestamp":%q,"traits":{%s}}`,
+		msg, group, ts(t), traits)
+}
+
+func pageJSON(msg int, anon, user, group, path string, t time.Time) []byte {
+	ids := fmt.Sprintf(`"anonymousId":%q`, anon)
+	if user != "" {
+		ids += fmt.Sprintf(`,"userId":%q`, user)
+	}
+	ctx := `"ip":"198.51.100.7","page":{"path":` + fmt.Sprintf("%q", path) + `,"url":"https://example.com` + path + `"}`
+	if group != "" {
+		ctx += fmt.Sprintf(`,"groupId":%q`, group)
+	}
+	return fmt.Appendf(nil, `{"type":"page","messageId":"m-%d",%s,"timestamp":%q,"context":{%s},"properties":{"path":%q}}`,
+		msg, ids, ts(t), ctx, path)
+}
+
+func identifyJSON(msg int, anon, user, email string, t time.Time) []byte {
+	return fmt.Appendf(nil, `{"type":"identify","messageId":"m-%d","anonymousId":%q,"userId":%q,"timestamp":%q,"traits":{"email":%q,"name":"Jane","title":"CFO"}}`,
+		msg, anon, user, ts(t), email)
+}
+
+func trackJSON(msg int, anon, user, group, name string, t time.Time) []byte {
+	ids := `"anonymousId":"crm"`
+	if anon != "" {
+		ids = fmt.Sprintf(`"anonymousId":%q`, anon)
+	}
+	if user != "" {
+		ids += fmt.Sprintf(`,"userId":%q`, user)
+	}
+	return fmt.Appendf(nil, `{"type":"track","messageId":"m-%d",%s,"event":%q,"timestamp":%q,"context":{"groupId":%q},"properties":{}}`,
+		msg, ids, name, ts(t), group)
+}
+
+// expected runs the oracle over the scenario in each partition's offset order.
+type expected struct {
+	changes     map[string]*oChange // key: partition/offset
+	transitions []*oTransition
+	accounts    map[string]*oAccount
+	final       map[string]oResult
+}
+
+func (s *scenario) expect() *expected {
+	ex := &expected{changes: map[string]*oChange{}, accounts: map[string]*oAccount{}, final: map[string]oResult{}}
+	for p := range s.parts {
+		seen := map[string]bool{}
+		parked := map[string][]oEvent{}
+		for _, r := range s.parts[p] {
+			if r.dlqReason != "" {
+				continue
+			}
+			if r.dup {
+				continue
+			}
+			key := string(r.value) // the same bytes are the same messageId
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			if r.parked {
+				parked["anon-"+r.account] = append(parked["anon-"+r.account], r.ev)
+				continue
+			}
+			a := ex.accounts[r.account]
+			first := a == nil
+			if first {
+				a = &oAccount{stage: "visitor"}
+				ex.accounts[r.account] = a
+			}
+			before := a.stage
+			for _, pe := range parked[r.releases] {
+				a.observe(pe)
+			}
+			delete(parked, r.releases)
+			a.observe(r.ev)
+			if r.firm != nil {
+				a.firm = *r.firm
+			}
+			if r.known {
+				a.known = true
+			}
+			c, tr := a.apply(r.account, r.partition, r.offset, before, first)
+			if c != nil {
+				ex.changes[fmt.Sprintf("%d/%d", c.partition, c.offset)] = c
+			}
+			if tr != nil {
+				ex.transitions = append(ex.transitions, tr)
+			}
+		}
+	}
+	for id, a := range ex.accounts {
+		stage := a.stage
+		ex.final[id] = a.evaluate()
+		a.stage = stage
+	}
+	return ex
+}

@@ -1,0 +1,24 @@
+// Package sinks writes the engine's output rows to ClickHouse and Kafka.
+//
+// It sits at the end of the flow: partition workers Write rows, the committer
+// calls Flush on every sink before it commits the offsets of the records the
+// rows came from. One file per sink; every sink passes the conformance suite
+// in sinks_test.go.
+//
+// ClickHouse (clickhouse.go) buffers rows per table in columns and inserts
+// them at Flush, one INSERT per table, retrying the same frozen block on
+// transient errors until the Flush's context is done; Write blocks when
+// MaxBufferRows are waiting, which is how a ClickHouse outage backpressures
+// the workers. Migrate (migrate.go) creates the database and applies the
+// schema of deploy/clickhouse. Every row has a deterministic identity (the
+// tables' ReplacingMergeTree keys), so an insert repeated by a retry or by a
+// replay of the input leaves one row per identity after FINAL.
+//
+// Kafka (kafka.go) produces score changes as JSON (json.go) with a client the
+// pipeline owns; Flush waits for the acknowledgements and reports the records
+// that failed since the previous Flush.
+//
+// Both sinks report the same metric families, labelled by sink:
+// leadscore_sink_rows_total{sink,table}, leadscore_sink_flush_seconds{sink},
+// leadscore_sink_errors_total{sink} and leadscore_sink_buffered_rows{sink}.
+package sinks

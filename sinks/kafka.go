@@ -1,0 +1,253 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/leadscore/leadscore/internal/rows"
+)
+
+// Kafka produces score changes to a topic (default leadscore.score-changes),
+// one JSON record per rows.ScoreChange keyed by account id, so one account's
+// changes stay in order on one partition. Account scores and funnel
+// transitions are not part of the topic's contract and are ignored.
+//
+// Write encodes and hands records to the client's asynchronous Produce; it
+// blocks only when the client's buffer is full (kgo.MaxBufferedRecords).
+// Flush waits until every record written before it is acknowledged and
+// returns the produce errors seen since the previous Flush. A failed record
+// is not retried beyond the client's own retries: a Flush error means rows
+// were lost, and the caller must not commit the input past them (restarting
+// from the last commit replays them; consumers tell replays apart by the
+// source field, which a replay repeats).
+//
+// The client is shared and owned by the caller, who closes it after Close.
+// A Kafka is safe for concurrent use.
+type Kafka struct {
+	cl    *kgo.Client
+	topic string
+	m     *sinkMetrics
+
+	// life bounds the records: a record outlives the Write that produced
+	// it, so the Write's context must not cancel it once Write returned.
+	// Close cancels life when it gives up on the records still in flight.
+	life context.Context
+	kill context.CancelFunc
+
+	// flushing is a one-slot semaphore held by the running Flush.
+	flushing chan struct{}
+
+	mu       sync.Mutex
+	gen      uint64         // generation of new records; Flush starts a new one
+	inflight map[uint64]int // records produced and not yet acknowledged, by generation
+	idle     chan struct{}  // closed when inflight changes, if someone waits
+	total    int            // sum of inflight
+	firstErr error          // first produce error since the last Flush
+	failed   int            // records failed since the last Flush
+	closed   bool
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ Sink = (*Kafka)(nil)
+
+// NewKafka returns a Kafka sink producing to topic with cl. Metrics go to reg
+// (nil: none).
+func NewKafka(cl *kgo.Client, topic string, reg prometheus.Registerer) *Kafka {
+	life, kill := context.WithCancel(context.Background())
+	return &Kafka{
+		cl:       cl,
+		topic:    topic,
+		m:        newSinkMetrics(reg, "kafka"),
+		life:     life,
+		kill:     kill,
+		flushing: make(chan struct{}, 1),
+		inflight: make(map[uint64]int),
+	}
+}
+
+// Write produces one record per score change in b. ctx bounds the wait for
+// buffer space; cancelling it after Write returned does not cancel the
+// records.
+func (k *Kafka) Write(ctx context.Context, b *rows.Batch) error {
+	n := len(b.Changes)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("write kafka: %w", err)
+	}
+	k.mu.Lock()
+	if k.closed {
+		k.mu.Unlock()
+		return fmt.Errorf("write kafka: %w", ErrClosed)
+	}
+	if n == 0 {
+		k.mu.Unlock()
+		return nil
+	}
+	gen := k.gen
+	k.inflight[gen] += n
+	k.total += n
+	k.m.buffered.Set(float64(k.total))
+	k.mu.Unlock()
+
+	// The records' context: cancelled by ctx while this Write still
+	// produces (blocked on a full buffer), detached from it afterwards, and
+	// released when the last record is done.
+	rctx, cancel := context.WithCancel(k.life)
+	stop := context.AfterFunc(ctx, cancel)
+	var left atomic.Int64
+	left.Store(int64(n))
+	promise := func(_ *kgo.Record, err error) {
+		k.done(gen, err)
+		if left.Add(-1) == 0 {
+			cancel()
+		}
+	}
+	for i := range b.Changes {
+		c := &b.Changes[i]
+		// Key and value share one allocation; the record owns it.
+		buf := make([]byte, 0, len(c.AccountID)+scoreChangeJSONSize(c))
+		buf = append(buf, c.AccountID...)
+		buf = appendScoreChangeJSON(buf, c)
+		k.cl.Produce(rctx, &kgo.Record{
+			Topic: k.topic,
+			Key:   buf[:len(c.AccountID):len(c.AccountID)],
+			Value: buf[len(c.AccountID):],
+		}, promise)
+	}
+	if !stop() {
+		return fmt.Errorf("write kafka: %w", ctx.Err())
+	}
+	return nil
+}
+
+// done accounts for one finished record of generation gen.
+func (k *Kafka) done(gen uint64, err error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.inflight[gen]--; k.inflight[gen] == 0 {
+		delete(k.inflight, gen)
+	}
+	k.total--
+	k.m.buffered.Set(float64(k.total))
+	if err != nil {
+		k.m.errors.Inc()
+		k.failed++
+		if k.firstErr == nil {
+			k.firstErr = err
+		}
+	} else {
+		k.m.rows.WithLabelValues("score_changes").Inc()
+	}
+	if k.idle != nil {
+		close(k.idle)
+		k.idle = nil
+	}
+}
+
+// Flush waits until every record written before the call is acknowledged
+// (or failed) and returns ctx's error, if it ended the wait, joined with the
+// first produce error since the previous Flush.
+func (k *Kafka) Flush(ctx context.Context) error {
+	k.mu.Lock()
+	closed := k.closed
+	k.mu.Unlock()
+	if closed {
+		return fmt.Errorf("flush kafka: %w", ErrClosed)
+	}
+	return k.flush(ctx)
+}
+
+func (k *Kafka) flush(ctx context.Context) error {
+	select {
+	case k.flushing <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("flush kafka: wait for the running flush: %w", ctx.Err())
+	}
+	defer func() { <-k.flushing }()
+	start := time.Now()
+
+	k.mu.Lock()
+	gen := k.gen
+	k.gen++
+	k.mu.Unlock()
+
+	// cl.Flush waits for everything buffered in the shared client; then wait
+	// for our own records of this and earlier generations, which also
+	// covers records failed before the client buffered them (their promises
+	// run asynchronously, outside cl.Flush's count).
+	waitErr := k.cl.Flush(ctx)
+	if waitErr == nil {
+		waitErr = k.waitGen(ctx, gen)
+	}
+
+	k.mu.Lock()
+	prodErr, failed := k.firstErr, k.failed
+	k.firstErr, k.failed = nil, 0
+	k.mu.Unlock()
+	if prodErr != nil {
+		prodErr = fmt.Errorf("produce to %s: %d records failed, first: %w", k.topic, failed, prodErr)
+	}
+	if err := errors.Join(waitErr, prodErr); err != nil {
+		return fmt.Errorf("flush kafka: %w", err)
+	}
+	k.m.flush.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// waitGen waits until no record of generation gen or earlier is in flight.
+func (k *Kafka) waitGen(ctx context.Context, gen uint64) error {
+	k.mu.Lock()
+	for {
+		busy := false
+		for g := range k.inflight {
+			if g <= gen {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			k.mu.Unlock()
+			return nil
+		}
+		if k.idle == nil {
+			k.idle = make(chan struct{})
+		}
+		idle := k.idle
+		k.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-idle:
+		}
+		k.mu.Lock()
+	}
+}
+
+// Close stops accepting rows and flushes until ctx is done; records still in
+// flight then are failed and counted in the error. It does not close the
+// client. Close is idempotent: later calls return the first one's result.
+func (k *Kafka) Close(ctx context.Context) error {
+	k.closeOnce.Do(func() {
+		k.mu.Lock()
+		k.closed = true
+		k.mu.Unlock()
+		err := k.flush(ctx)
+		if err != nil {
+			k.mu.Lock()
+			dropped := k.total
+			k.mu.Unlock()
+			err = fmt.Errorf("close kafka: %d records in flight: %w", dropped, err)
+		}
+		k.kill()
+		k.closeErr = err
+	})
+	return k.closeErr
+}

@@ -1,0 +1,26 @@
+package sinks
+
+import (
+	"context"
+
+	"github.com/leadscore/leadscore/internal/rows"
+)
+
+// Sink receives output rows. Implementations are safe for concurrent use by
+// several partition workers.
+//
+// Write copies what it keeps (the caller reuses the batch) and may block when
+// the sink's buffer is full. Flush is a barrier: after it returns nil, every
+// row written before the call is durable. Close flushes what it can and is
+// idempotent.
+type Sink interface {
+	Write(ctx context.Context, b *rows.Batch) error
+	Flush(ctx context.Context) error
+	Close(ctx context.Context) error
+}
+
+// Pinger is an optional ability: a sink that can tell whether its backend is
+// reachable, for readiness.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
