@@ -131,6 +131,25 @@ func (h *harness) runEngine() func() error {
 	return func() error { cancel(); return <-done }
 }
 
+// waitCommitted waits until the group has committed at least n records.
+func (h *harness) waitCommitted(n int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for {
+		end, err := endOffsets(h.cfg.Kafka.Brokers, h.cfg.Kafka.Topics[0])
+		require.NoError(h.t, err)
+		lag, err := GroupLag(ctx, h.cfg.Kafka.Brokers, h.cfg.Kafka.Group, h.cfg.Kafka.Topics...)
+		if err == nil && end-lag >= n {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			h.t.Fatalf("group committed fewer than %d records: %v", n, err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 func (h *harness) waitCaughtUp() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -163,10 +182,13 @@ func TestGracefulRestart(t *testing.T) {
 
 	h.produce(s, 0, 0.5)
 	stop := h.runEngine()
-	// Stop while records are still arriving and being processed.
-	go h.produce(s, 0.5, 0.75)
-	time.Sleep(150 * time.Millisecond) // a point mid-stream, not a synchronisation
+	// Stop while records are still arriving: once the engine has committed
+	// some of the first half, and while the next quarter is being produced.
+	produced := make(chan struct{})
+	go func() { defer close(produced); h.produce(s, 0.5, 0.75) }()
+	h.waitCommitted(1)
 	require.NoError(t, stop())
+	<-produced
 
 	stop = h.runEngine()
 	h.produce(s, 0.75, 1)

@@ -141,7 +141,7 @@ func zipReasons(t *testing.T, rule, category []string, points []float64) []rows.
 
 func TestClickHouseConformance(t *testing.T) {
 	testSinkConformance(t, func(t *testing.T) harness {
-		cfg := testClickHouseConfig(t, chServer)
+		cfg := testClickHouseConfig(t, clickHouseServer(t))
 		conn := query(t, cfg)
 		return harness{
 			sink:             newTestClickHouse(t, cfg, nil),
@@ -179,7 +179,7 @@ func testTransitions(prefix string, n int) []rows.FunnelTransition {
 }
 
 func TestClickHouseAllTables(t *testing.T) {
-	cfg := testClickHouseConfig(t, chServer)
+	cfg := testClickHouseConfig(t, clickHouseServer(t))
 	sink := newTestClickHouse(t, cfg, nil)
 	b := &rows.Batch{
 		Changes:     testChanges("all", 6),
@@ -202,7 +202,7 @@ func TestClickHouseAllTables(t *testing.T) {
 }
 
 func TestClickHouseNewestScoreVersionWins(t *testing.T) {
-	cfg := testClickHouseConfig(t, chServer)
+	cfg := testClickHouseConfig(t, clickHouseServer(t))
 	sink := newTestClickHouse(t, cfg, nil)
 	v := func(version uint64, score float64) rows.AccountScore {
 		return rows.AccountScore{AccountID: "acme.com", Score: score, Label: "B1", Version: version,
@@ -217,7 +217,7 @@ func TestClickHouseNewestScoreVersionWins(t *testing.T) {
 }
 
 func TestClickHouseTimesAreUTCSeconds(t *testing.T) {
-	cfg := testClickHouseConfig(t, chServer)
+	cfg := testClickHouseConfig(t, clickHouseServer(t))
 	sink := newTestClickHouse(t, cfg, nil)
 	shanghai := time.FixedZone("CST", 8*3600)
 	at := time.Date(2026, 5, 1, 7, 30, 15, 987654321, shanghai) // 2026-04-30T23:30:15Z
@@ -237,7 +237,7 @@ func TestClickHouseTimesAreUTCSeconds(t *testing.T) {
 }
 
 func TestClickHouseWriteBlocksWhenBufferFull(t *testing.T) {
-	cfg := testClickHouseConfig(t, chServer)
+	cfg := testClickHouseConfig(t, clickHouseServer(t))
 	cfg.MaxBufferRows = 4
 	sink := newTestClickHouse(t, cfg, nil)
 	changes := testChanges("full", 9)
@@ -304,8 +304,8 @@ func TestClickHouseOutage(t *testing.T) {
 // so a Flush after the fix delivers them.
 func TestClickHouseMissingTableIsPermanent(t *testing.T) {
 	cfg := ClickHouseConfig{
-		Addr:         []string{chServer.Addr},
-		Database:     chtest.NewDatabase(t, chServer), // not migrated
+		Addr:         []string{clickHouseServer(t).Addr},
+		Database:     chtest.NewDatabase(t, clickHouseServer(t)), // not migrated
 		RetryBackoff: 10 * time.Millisecond,
 	}
 	sink := newTestClickHouse(t, cfg, nil)
@@ -327,7 +327,7 @@ func TestClickHouseMissingTableIsPermanent(t *testing.T) {
 }
 
 func TestClickHouseMetrics(t *testing.T) {
-	cfg := testClickHouseConfig(t, chServer)
+	cfg := testClickHouseConfig(t, clickHouseServer(t))
 	reg := prometheus.NewPedanticRegistry()
 	sink := newTestClickHouse(t, cfg, reg)
 	_ = NewKafka(nil, "leadscore.score-changes", reg) // both sinks share the families
@@ -429,7 +429,7 @@ func BenchmarkClickHouseBlock(b *testing.B) {
 // BenchmarkClickHouseFlush measures Write and Flush of 1,000 rows per table
 // against the test server.
 func BenchmarkClickHouseFlush(b *testing.B) {
-	cfg := ClickHouseConfig{Addr: []string{chServer.Addr}, Database: chtest.NewDatabase(b, chServer)}
+	cfg := ClickHouseConfig{Addr: []string{clickHouseServer(b).Addr}, Database: chtest.NewDatabase(b, clickHouseServer(b))}
 	_, err := Migrate(b.Context(), cfg)
 	require.NoError(b, err)
 	sink, err := NewClickHouse(cfg, nil, nil)

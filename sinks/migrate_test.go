@@ -11,8 +11,8 @@ import (
 
 func TestMigrateIsIdempotent(t *testing.T) {
 	// A database name that does not exist yet: Migrate creates it.
-	db := chtest.NewDatabase(t, chServer) + "_new"
-	cfg := ClickHouseConfig{Addr: []string{chServer.Addr}, Database: db}
+	db := chtest.NewDatabase(t, clickHouseServer(t)) + "_new"
+	cfg := ClickHouseConfig{Addr: []string{clickHouseServer(t).Addr}, Database: db}
 	conn := query(t, ClickHouseConfig{Addr: cfg.Addr, Database: "default"})
 	t.Cleanup(func() { _ = conn.Exec(t.Context(), "DROP DATABASE IF EXISTS "+db) })
 
@@ -50,7 +50,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 // TestMigrateSchemaColumns pins the contract's columns and types (CONTRACT
 // section 2) as the server reports them.
 func TestMigrateSchemaColumns(t *testing.T) {
-	cfg := testClickHouseConfig(t, chServer)
+	cfg := testClickHouseConfig(t, clickHouseServer(t))
 	conn := query(t, cfg)
 	columns := func(table string) map[string]string {
 		rs, err := conn.Query(t.Context(), "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", cfg.Database, table)

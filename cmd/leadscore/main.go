@@ -253,6 +253,9 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	gc := generate.Config{Seed: *seed, Accounts: *accounts, MalformedRate: *malformed}
+	if *malformed == 0 {
+		gc.MalformedRate = -1 // the generator reads 0 as "default"
+	}
 	ctx, stop := signalContext()
 	defer stop()
 	if *brokers == "" {
