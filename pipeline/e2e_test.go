@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"os"
 	"os/exec"
 	"sort"
@@ -425,4 +427,54 @@ func endOffsets(brokers []string, topic string) (int64, error) {
 	var n int64
 	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
 	return n, ends.Error()
+}
+
+// TestOperationalEndpoints: /healthz answers, /readyz turns ready once the
+// engine consumes, and /metrics counts what happened to the records.
+func TestOperationalEndpoints(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.HTTP.Listen = "127.0.0.1:0"
+	s := newScenario(3, 6)
+	reg := prometheus.NewRegistry()
+	e, err := New(h.cfg, WithRegisterer(reg))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	h.produce(s, 0, 1)
+	h.waitCaughtUp()
+
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + e.HTTPAddr() + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(b)
+	}
+	code, _ := get("/healthz")
+	require.Equal(t, http.StatusOK, code)
+	code, body := get("/readyz")
+	require.Equal(t, http.StatusOK, code, body)
+	code, body = get("/metrics")
+	require.Equal(t, http.StatusOK, code)
+
+	var dlq, dups, total int
+	for _, p := range s.parts {
+		for _, r := range p {
+			total++
+			switch {
+			case r.dlqReason != "":
+				dlq++
+			case r.dup:
+				dups++
+			}
+		}
+	}
+	require.Contains(t, body, fmt.Sprintf(`leadscore_pipeline_records_total{result="dead_letter"} %d`, dlq))
+	require.Contains(t, body, fmt.Sprintf(`leadscore_pipeline_records_total{result="duplicate"} %d`, dups))
+	require.Contains(t, body, `leadscore_pipeline_dead_letters_total{reason="invalid_json"} 1`)
+	require.Contains(t, body, "leadscore_kafka_", "franz-go metrics through kprom")
+	cancel()
+	require.NoError(t, <-done)
 }

@@ -50,8 +50,9 @@ type Engine struct {
 	lastSnapshot   time.Time
 	pendingRecords int
 
-	ready   atomic.Bool
-	sinkErr atomic.Pointer[error]
+	ready    atomic.Bool
+	sinkErr  atomic.Pointer[error]
+	httpAddr atomic.Value // string
 }
 
 type tp struct {

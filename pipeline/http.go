@@ -48,12 +48,20 @@ func (e *Engine) serveHTTP() (func(), error) {
 			e.log.Error("http server", "err", err)
 		}
 	}()
+	e.httpAddr.Store(ln.Addr().String())
 	e.log.Info("http listening", "addr", ln.Addr().String())
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	}, nil
+}
+
+// HTTPAddr is the address the operational endpoint listens on, once Run
+// has started it ("" before, or when disabled).
+func (e *Engine) HTTPAddr() string {
+	a, _ := e.httpAddr.Load().(string)
+	return a
 }
 
 // kgoLogger adapts slog to franz-go's logger, at warn and above: franz-go's

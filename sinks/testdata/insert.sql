@@ -1,0 +1,3 @@
+INSERT INTO score_changes (account_id, contact_id, as_of, score, fit, engagement, grade, level, label, stage, previous_label, previous_stage, previous_score, reasons_rule, reasons_category, reasons_points, rules_version, source_topic, source_partition, source_offset);
+INSERT INTO account_scores (account_id, contact_id, score, fit, engagement, grade, level, label, stage, reasons_rule, reasons_category, reasons_points, rules_version, as_of, version);
+INSERT INTO funnel_transitions (account_id, contact_id, from_stage, to_stage, at, source, medium, campaign, source_topic, source_partition, source_offset);
