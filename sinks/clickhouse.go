@@ -217,9 +217,9 @@ func (c *ClickHouse) Write(ctx context.Context, b *rows.Batch) error {
 }
 
 // Flush inserts every row written before the call. It returns nil once they
-// are durable, or ctx's error (the rows are kept for the next Flush), or a
-// permanent error such as a missing table or column (the rows are kept too,
-// but no retry will help: the caller should stop).
+// are durable, or ctx's error (the rows are kept for the next Flush), or an
+// ErrPermanent error such as a missing table or column (the rows are kept
+// too, but no retry will help: the caller should stop).
 func (c *ClickHouse) Flush(ctx context.Context) error {
 	c.mu.Lock()
 	closed := c.closed
@@ -291,7 +291,7 @@ func (c *ClickHouse) send(ctx context.Context, blk *chBlock) error {
 				return fmt.Errorf("insert into %s (attempt %d): %w: %w", t.table(), attempt, ctx.Err(), err)
 			}
 			if !transient(err) {
-				return fmt.Errorf("insert into %s: %w", t.table(), err)
+				return fmt.Errorf("insert into %s: %w: %w", t.table(), ErrPermanent, err)
 			}
 			c.log.WarnContext(ctx, "insert failed, retrying",
 				"table", t.table(), "rows", t.len(), "attempt", attempt, "backoff", backoff, "error", err)

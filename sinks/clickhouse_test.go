@@ -286,6 +286,7 @@ func TestClickHouseOutage(t *testing.T) {
 	defer cancel()
 	err = sink.Flush(ctx)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.NotErrorIs(t, err, ErrPermanent, "an outage is transient")
 	require.Error(t, sink.Ping(ctx))
 	require.Equal(t, float64(len(during)), metricValue(t, sink.m.buffered), "rows kept for the next Flush")
 	require.Greater(t, metricValue(t, sink.m.errors), 1.0, "attempts were retried")
@@ -316,6 +317,7 @@ func TestClickHouseMissingTableIsPermanent(t *testing.T) {
 	err := sink.Flush(ctx)
 	require.Error(t, err)
 	require.NoError(t, ctx.Err(), "a permanent error must not be retried until the deadline")
+	require.ErrorIs(t, err, ErrPermanent)
 	var ex *clickhouse.Exception
 	require.ErrorAs(t, err, &ex)
 	require.EqualValues(t, 60, ex.Code) // UNKNOWN_TABLE
@@ -436,6 +438,12 @@ func BenchmarkClickHouseFlush(b *testing.B) {
 	require.NoError(b, err)
 	defer sink.Close(context.Background())
 	batch := &rows.Batch{Changes: testChanges("bench", 1000), Scores: testScores("bench", 1000), Transitions: testTransitions("bench", 1000)}
+	// A flush's rows come from the last few seconds of events: one month,
+	// one partition (testChanges spreads over years, a part per month).
+	at := time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)
+	for i := range batch.Changes {
+		batch.Changes[i].AsOf, batch.Scores[i].AsOf, batch.Transitions[i].At = at, at, at
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		require.NoError(b, sink.Write(b.Context(), batch))

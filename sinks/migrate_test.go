@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -14,7 +15,9 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	db := chtest.NewDatabase(t, clickHouseServer(t)) + "_new"
 	cfg := ClickHouseConfig{Addr: []string{clickHouseServer(t).Addr}, Database: db}
 	conn := query(t, ClickHouseConfig{Addr: cfg.Addr, Database: "default"})
-	t.Cleanup(func() { _ = conn.Exec(t.Context(), "DROP DATABASE IF EXISTS "+db) })
+	t.Cleanup(func() { // t.Context() is done by now
+		require.NoError(t, conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db))
+	})
 
 	all, err := chschema.Migrations()
 	require.NoError(t, err)

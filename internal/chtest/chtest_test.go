@@ -73,4 +73,3 @@ func TestSanitize(t *testing.T) {
 	require.Equal(t, "TestX_sub_case_1", sanitize("TestX/sub case#1"))
 	require.Len(t, sanitize(string(make([]byte, 100))), 40)
 }
-
