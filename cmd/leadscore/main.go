@@ -1,11 +1,3 @@
-// Command leadscore is the real-time lead and account scoring engine.
-//
-//	leadscore run           consume, score and write until signalled
-//	leadscore demo          embedded broker + generator + engine on a bounded stream, then a report
-//	leadscore migrate       create or upgrade the ClickHouse tables
-//	leadscore generate      write seeded Segment events to a topic or stdout
-//	leadscore check-config  report every configuration problem at once
-//	leadscore check-rules   validate a rules file
 package main
 
 import (
@@ -127,6 +119,27 @@ func (c *configFlags) load() (pipeline.Config, error) {
 	return cfg, nil
 }
 
+// engineCommand parses an engine command's flags (the shared config flags
+// plus those extra registers) and loads the configuration. On failure it has
+// reported the problem and ok is false.
+func engineCommand(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (cfg pipeline.Config, cf configFlags, ok bool) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cf.register(fs)
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, cf, false
+	}
+	cfg, err := cf.load()
+	if err != nil {
+		fmt.Fprintln(stderr, "leadscore:", err)
+		return cfg, cf, false
+	}
+	return cfg, cf, true
+}
+
 func newLogger(cfg pipeline.Config, w io.Writer) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(cfg.Log.Level))
@@ -149,16 +162,8 @@ func signalContext() (context.Context, context.CancelFunc) {
 }
 
 func cmdRun(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cf configFlags
-	cf.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
-	}
-	cfg, err := cf.load()
-	if err != nil {
-		fmt.Fprintln(stderr, "leadscore:", err)
+	cfg, _, ok := engineCommand("run", args, stderr, nil)
+	if !ok {
 		return exitUsage
 	}
 	log := newLogger(cfg, stderr)
@@ -177,20 +182,17 @@ func cmdRun(args []string, stderr io.Writer) int {
 }
 
 func cmdDemo(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cf configFlags
-	cf.register(fs)
-	events := fs.Int("events", 200_000, "events to generate")
-	seed := fs.Int64("seed", 1, "generator seed")
-	accounts := fs.Int("accounts", 2000, "accounts in the generated population")
-	top := fs.Int("top", 10, "accounts to list in the report")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
-	}
-	cfg, err := cf.load()
-	if err != nil {
-		fmt.Fprintln(stderr, "leadscore:", err)
+	var (
+		events, accounts, top int
+		seed                  int64
+	)
+	cfg, cf, ok := engineCommand("demo", args, stderr, func(fs *flag.FlagSet) {
+		fs.IntVar(&events, "events", 200_000, "events to generate")
+		fs.Int64Var(&seed, "seed", 1, "generator seed")
+		fs.IntVar(&accounts, "accounts", 2000, "accounts in the generated population")
+		fs.IntVar(&top, "top", 10, "accounts to list in the report")
+	})
+	if !ok {
 		return exitUsage
 	}
 	if cf.logLevel == "" {
@@ -201,7 +203,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	d := pipeline.Demo{
 		Config: cfg, Log: log, Registry: newRegistry(), Out: stdout,
-		Generator: generate.Config{Seed: *seed, Accounts: *accounts}, Events: *events, Top: *top,
+		Generator: generate.Config{Seed: seed, Accounts: accounts}, Events: events, Top: top,
 	}
 	if err := d.Run(ctx); err != nil {
 		fmt.Fprintln(stderr, "leadscore demo:", err)
@@ -211,16 +213,8 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdMigrate(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cf configFlags
-	cf.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
-	}
-	cfg, err := cf.load()
-	if err != nil {
-		fmt.Fprintln(stderr, "leadscore:", err)
+	cfg, _, ok := engineCommand("migrate", args, stderr, nil)
+	if !ok {
 		return exitUsage
 	}
 	ctx, stop := signalContext()
@@ -275,17 +269,11 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cf configFlags
-	cf.register(fs)
-	if err := fs.Parse(args); err != nil {
+	cfg, _, ok := engineCommand("check-config", args, stderr, nil)
+	if !ok {
 		return exitUsage
 	}
-	cfg, err := cf.load()
-	if err == nil {
-		err = cfg.Validate()
-	}
+	err := cfg.Validate()
 	if err == nil && cfg.Rules != "" {
 		_, err = scorer.Load(cfg.Rules)
 	}

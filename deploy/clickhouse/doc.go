@@ -1,0 +1,14 @@
+// Package clickhouse holds leadscore's ClickHouse schema as versioned
+// migration files, and the minimal server configuration used to run a
+// private ClickHouse for tests and local runs.
+//
+// A migration is a file NNNN_name.sql: statements separated by ';', with
+// '--' comments for analysts. Table names are unqualified, so a migration
+// applies to the database of the connection that runs it. ClickHouse has no
+// transactional DDL, so every statement is written to be safe to run twice
+// (CREATE ... IF NOT EXISTS, ADD COLUMN IF NOT EXISTS): a migration that
+// fails half way is simply applied again. The statements run unchanged on
+// ClickHouse 18.16 and on current releases.
+//
+// sinks.Migrate applies the files; this package only parses them.
+package clickhouse
