@@ -37,7 +37,6 @@ func BenchmarkEngineKafkaOnly(b *testing.B) {
 	for b.Loop() {
 		i++
 		cfg.Kafka.Group = fmt.Sprintf("bench-%d", i)
-		cfg.StateDir = b.TempDir()
 		e, err := pipeline.New(cfg, pipeline.WithLogger(slog.New(slog.DiscardHandler)))
 		require.NoError(b, err)
 		runCtx, cancel := context.WithCancel(ctx)

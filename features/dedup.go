@@ -2,18 +2,24 @@ package features
 
 import "github.com/cespare/xxhash/v2"
 
+// DedupChunk is how many ring slots one changelog record of the window
+// holds: 4096 hashes, 32 KiB, well under Kafka's default record limit.
+const DedupChunk = 4096
+
 // Dedup remembers the most recent message ids of one partition, so a message
 // that Segment delivers twice is applied once. It keeps 64-bit hashes, not the
 // ids: 8 bytes an entry plus the map's overhead, and at a window of a million
 // ids a collision is about one in ten million.
 //
 // The window is a count, not a time: the oldest id is forgotten when a new
-// one arrives at capacity.
+// one arrives at capacity. The ring is saved to the changelog in chunks of
+// DedupChunk slots; only chunks written since the last save are saved again.
 type Dedup struct {
-	seen map[uint64]struct{}
-	ring []uint64
-	next int
-	full bool
+	seen  map[uint64]struct{}
+	ring  []uint64
+	next  int
+	full  bool
+	dirty map[int]struct{} // chunk indexes changed since the last Changes
 }
 
 // NewDedup returns a window that remembers up to size ids (at least 1).
@@ -21,7 +27,7 @@ func NewDedup(size int) *Dedup {
 	if size < 1 {
 		size = 1
 	}
-	return &Dedup{seen: make(map[uint64]struct{}, size), ring: make([]uint64, size)}
+	return &Dedup{seen: make(map[uint64]struct{}, size), ring: make([]uint64, size), dirty: make(map[int]struct{})}
 }
 
 // Seen reports whether id was seen within the window, and remembers it.
@@ -41,6 +47,7 @@ func (d *Dedup) insert(h uint64) {
 	}
 	d.ring[d.next] = h
 	d.seen[h] = struct{}{}
+	d.dirty[d.next/DedupChunk] = struct{}{}
 	d.next++
 	if d.next == len(d.ring) {
 		d.next = 0
@@ -51,25 +58,44 @@ func (d *Dedup) insert(h uint64) {
 // Len is the number of ids remembered.
 func (d *Dedup) Len() int { return len(d.seen) }
 
-// Hashes returns the remembered hashes, oldest first, for a snapshot.
-func (d *Dedup) Hashes() []uint64 {
-	if !d.full {
-		return append([]uint64(nil), d.ring[:d.next]...)
+// Cursor is the ring's write position and whether it has wrapped: with the
+// chunks, all a restore needs.
+func (d *Dedup) Cursor() (next int, full bool) { return d.next, d.full }
+
+// Changes calls fn with every chunk written since the last call (the slice
+// aliases the ring: encode it before returning) and forgets them.
+func (d *Dedup) Changes(fn func(chunk int, hashes []uint64)) {
+	for c := range d.dirty {
+		lo := c * DedupChunk
+		fn(c, d.ring[lo:min(lo+DedupChunk, len(d.ring))])
+		delete(d.dirty, c)
 	}
-	out := make([]uint64, 0, len(d.ring))
-	out = append(out, d.ring[d.next:]...)
-	return append(out, d.ring[:d.next]...)
 }
 
-// Restore refills the window from a snapshot's hashes, oldest first. Hashes
-// beyond the window's size drop the oldest.
-func (d *Dedup) Restore(hashes []uint64) {
-	if len(hashes) > len(d.ring) {
-		hashes = hashes[len(hashes)-len(d.ring):]
+// RestoreChunk puts a saved chunk back into the ring. Call SetCursor once all
+// chunks are back. A chunk from a larger window is cut to this one.
+func (d *Dedup) RestoreChunk(chunk int, hashes []uint64) {
+	lo := chunk * DedupChunk
+	if lo >= len(d.ring) {
+		return
 	}
-	for _, h := range hashes {
-		if _, ok := d.seen[h]; !ok {
-			d.insert(h)
-		}
+	copy(d.ring[lo:min(lo+DedupChunk, len(d.ring))], hashes)
+}
+
+// SetCursor finishes a restore: it sets the write position and rebuilds the
+// index from the ring.
+func (d *Dedup) SetCursor(next int, full bool) {
+	if next >= len(d.ring) {
+		next, full = 0, true
 	}
+	d.next, d.full = next, full
+	clear(d.seen)
+	n := len(d.ring)
+	if !full {
+		n = next
+	}
+	for _, h := range d.ring[:n] {
+		d.seen[h] = struct{}{}
+	}
+	clear(d.dirty)
 }

@@ -62,12 +62,15 @@ func (p *Pending) Restore(ev *event.Event) {
 // Identity resolves events to accounts and remembers which person ids
 // (userId, anonymousId) belong to which account. One per partition worker.
 type Identity struct {
-	persons    map[string]string    // "u:"+userId or "a:"+anonymousId -> account
-	pending    map[string][]Pending // person key -> anonymous events, oldest first
-	freemail   map[string]struct{}
-	ip         IPMatcher
-	maxPending int
-	dropped    uint64
+	persons map[string]string    // "u:"+userId or "a:"+anonymousId -> account
+	pending map[string][]Pending // person key -> anonymous events, oldest first
+	// changed since the last Changes: person keys and visitor keys.
+	dirtyPersons  map[string]struct{}
+	dirtyVisitors map[string]struct{}
+	freemail      map[string]struct{}
+	ip            IPMatcher
+	maxPending    int
+	dropped       uint64
 }
 
 // NewIdentity returns a resolver. ip may be nil. maxPending bounds the
@@ -75,11 +78,13 @@ type Identity struct {
 // past it.
 func NewIdentity(ip IPMatcher, maxPending int, extraFreemail []string) *Identity {
 	id := &Identity{
-		persons:    make(map[string]string),
-		pending:    make(map[string][]Pending),
-		freemail:   make(map[string]struct{}),
-		ip:         ip,
-		maxPending: maxPending,
+		persons:       make(map[string]string),
+		pending:       make(map[string][]Pending),
+		dirtyPersons:  make(map[string]struct{}),
+		dirtyVisitors: make(map[string]struct{}),
+		freemail:      make(map[string]struct{}),
+		ip:            ip,
+		maxPending:    maxPending,
 	}
 	sc := bufio.NewScanner(strings.NewReader(freemailList))
 	for sc.Scan() {
@@ -180,10 +185,14 @@ func (id *Identity) Link(ev *event.Event, account string, m Method) []Pending {
 	}
 	var out []Pending
 	link := func(key string) {
-		id.persons[key] = account
+		if id.persons[key] != account {
+			id.persons[key] = account
+			id.dirtyPersons[key] = struct{}{}
+		}
 		if p, ok := id.pending[key]; ok {
 			out = append(out, p...)
 			delete(id.pending, key)
+			id.dirtyVisitors[key] = struct{}{}
 		}
 	}
 	if ev.UserID != "" {
@@ -223,6 +232,7 @@ func (id *Identity) Park(ev *event.Event) {
 	id.pending[key] = append(p, Pending{
 		Type: ev.Type, Event: ev.Event, Path: ev.PagePath(), Time: ev.Time, UTM: ev.Context.Campaign,
 	})
+	id.dirtyVisitors[key] = struct{}{}
 }
 
 // Persons is the number of linked person ids; Visitors the number of
@@ -232,26 +242,31 @@ func (id *Identity) Persons() int    { return len(id.persons) }
 func (id *Identity) Visitors() int   { return len(id.pending) }
 func (id *Identity) Dropped() uint64 { return id.dropped }
 
-// IdentitySnapshot is the serialisable form of an Identity.
-type IdentitySnapshot struct {
-	Persons map[string]string    `json:"persons"`
-	Pending map[string][]Pending `json:"pending"`
+// Changes calls person for every person link and visitor for every
+// visitor's pending events changed since the last call (pending is nil when
+// the visitor's events were handed to an account), then forgets them. It is
+// what the changelog saves.
+func (id *Identity) Changes(person func(key, account string), visitor func(key string, pending []Pending)) {
+	for k := range id.dirtyPersons {
+		person(k, id.persons[k])
+		delete(id.dirtyPersons, k)
+	}
+	for k := range id.dirtyVisitors {
+		visitor(k, id.pending[k])
+		delete(id.dirtyVisitors, k)
+	}
 }
 
-// Snapshot returns the identity's state; it shares the maps, so take it
-// while the worker is not processing.
-func (id *Identity) Snapshot() IdentitySnapshot {
-	return IdentitySnapshot{Persons: id.persons, Pending: id.pending}
-}
+// RestorePerson and RestorePending put saved state back, during a restore.
+func (id *Identity) RestorePerson(key, account string) { id.persons[key] = account }
 
-// Restore replaces the identity's state with s.
-func (id *Identity) Restore(s IdentitySnapshot) {
-	if s.Persons != nil {
-		id.persons = s.Persons
+// RestorePending sets a visitor's pending events; nil removes them.
+func (id *Identity) RestorePending(key string, pending []Pending) {
+	if pending == nil {
+		delete(id.pending, key)
+		return
 	}
-	if s.Pending != nil {
-		id.pending = s.Pending
-	}
+	id.pending[key] = pending
 }
 
 // sortPending orders merged pending events by time (insertion sort: the

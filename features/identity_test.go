@@ -1,6 +1,7 @@
 package features
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -91,12 +92,54 @@ func TestDedupWindow(t *testing.T) {
 	require.False(t, d.Seen("d")) // evicts a
 	require.False(t, d.Seen("a"), "a fell out of the window")
 	require.True(t, d.Seen("d"))
+}
 
-	r := NewDedup(3)
-	r.Restore(d.Hashes())
-	require.Equal(t, d.Hashes(), r.Hashes())
-	require.True(t, r.Seen("a"))
-	require.False(t, r.Seen("b"), "b was evicted by a")
+func TestDedupRestore(t *testing.T) {
+	const size = DedupChunk*2 + 10
+	d := NewDedup(size)
+	ids := func(i int) string { return "m-" + strconv.Itoa(i) }
+	for i := range size + 100 { // wraps
+		d.Seen(ids(i))
+	}
+	r := NewDedup(size)
+	d.Changes(func(c int, h []uint64) { r.RestoreChunk(c, h) })
+	r.SetCursor(d.Cursor())
+	for i := 100; i < size+100; i++ {
+		require.True(t, r.Seen(ids(i)), "id %d is in the window", i)
+	}
+	require.False(t, r.Seen(ids(99)), "id 99 fell out before the save")
+
+	// Only chunks written since the last save are saved again.
+	d.Seen("new")
+	var chunks []int
+	d.Changes(func(c int, _ []uint64) { chunks = append(chunks, c) })
+	require.Equal(t, []int{100 / DedupChunk}, chunks)
+}
+
+func TestIdentityChanges(t *testing.T) {
+	id := NewIdentity(nil, 4, nil)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	id.Park(&event.Event{Type: event.TypePage, AnonymousID: "v", Time: t0})
+	persons, visitors := map[string]string{}, map[string][]Pending{}
+	collect := func() {
+		id.Changes(func(k, a string) { persons[k] = a }, func(k string, p []Pending) { visitors[k] = p })
+	}
+	collect()
+	require.Len(t, visitors["a:v"], 1)
+	ev := &event.Event{Type: event.TypeIdentify, AnonymousID: "v", UserID: "u", Traits: event.Traits{Email: "x@acme.com"}}
+	a, m := id.Resolve(ev)
+	require.Len(t, id.Link(ev, a, m), 1)
+	collect()
+	require.Equal(t, map[string]string{"a:v": "acme.com", "u:u": "acme.com"}, persons)
+	require.Contains(t, visitors, "a:v")
+	require.Nil(t, visitors["a:v"], "handed over: removed")
+
+	r := NewIdentity(nil, 4, nil)
+	for k, a := range persons {
+		r.RestorePerson(k, a)
+	}
+	got, _ := r.Resolve(&event.Event{Type: event.TypePage, UserID: "u"})
+	require.Equal(t, "acme.com", got)
 }
 
 func TestDedupAllocs(t *testing.T) {

@@ -21,11 +21,10 @@ type Config struct {
 	ClickHouse ClickHouseConfig `yaml:"clickhouse"`
 	// Rules is the path of the rules file; empty means the embedded example
 	// rules of the contract.
-	Rules    string       `yaml:"rules"`
-	StateDir string       `yaml:"state_dir"`
-	HTTP     HTTPConfig   `yaml:"http"`
-	Engine   EngineConfig `yaml:"engine"`
-	Log      LogConfig    `yaml:"log"`
+	Rules  string       `yaml:"rules"`
+	HTTP   HTTPConfig   `yaml:"http"`
+	Engine EngineConfig `yaml:"engine"`
+	Log    LogConfig    `yaml:"log"`
 
 	file string // where the config came from, for error messages
 }
@@ -40,6 +39,21 @@ type KafkaConfig struct {
 	Topics            []string       `yaml:"topics"`
 	ScoreChangesTopic string         `yaml:"score_changes_topic"`
 	DLQTopic          string         `yaml:"dlq_topic"`
+	// ChangelogTopic is the compacted topic that holds the partition state
+	// (default: the group name + "-changelog"). It needs at least as many
+	// partitions as the input topics.
+	ChangelogTopic string `yaml:"changelog_topic"`
+	// TransactionalID identifies this instance's transactional producer;
+	// each instance needs its own, stable across restarts so that a
+	// restarted instance fences its predecessor (default: client_id +
+	// "-" + host name).
+	TransactionalID string `yaml:"transactional_id"`
+	// InstanceID turns on static group membership (KIP-345): a restarted
+	// instance with the same id takes its partitions back at once instead
+	// of waiting for the session timeout.
+	InstanceID string `yaml:"instance_id"`
+	// SessionTimeout is how long the group waits for a silent member.
+	SessionTimeout Duration `yaml:"session_timeout"`
 	// CreateTopics creates missing topics at start with Partitions
 	// partitions (the embedded broker always does).
 	CreateTopics bool  `yaml:"create_topics"`
@@ -77,9 +91,6 @@ type EngineConfig struct {
 	// FlushRecords flushes early when this many records were processed
 	// since the last flush.
 	FlushRecords int `yaml:"flush_records"`
-	// SnapshotInterval is how often partition state is saved after a
-	// commit (0: only on revoke and shutdown).
-	SnapshotInterval Duration `yaml:"snapshot_interval"`
 	// MaxPollRecords bounds the records processed between two polls.
 	MaxPollRecords int `yaml:"max_poll_records"`
 	// DedupWindow is how many message ids each partition remembers.
@@ -131,6 +142,7 @@ func DefaultConfig() Config {
 			ScoreChangesTopic: "leadscore.score-changes",
 			DLQTopic:          "leadscore.dlq",
 			Partitions:        4,
+			SessionTimeout:    Duration(45 * time.Second),
 		},
 		ClickHouse: ClickHouseConfig{
 			Addr:          []string{"127.0.0.1:9000"},
@@ -139,12 +151,10 @@ func DefaultConfig() Config {
 			MaxBufferRows: 500_000,
 			DialTimeout:   Duration(5 * time.Second),
 		},
-		StateDir: ".local/state",
-		HTTP:     HTTPConfig{Listen: "127.0.0.1:8080"},
+		HTTP: HTTPConfig{Listen: "127.0.0.1:8080"},
 		Engine: EngineConfig{
 			FlushInterval:        Duration(time.Second),
 			FlushRecords:         50_000,
-			SnapshotInterval:     Duration(time.Minute),
 			MaxPollRecords:       10_000,
 			DedupWindow:          100_000,
 			MaxPendingPerVisitor: 64,
@@ -192,7 +202,8 @@ var envVars = []struct {
 	{"LEADSCORE_CLICKHOUSE_USERNAME", func(c *Config, v string) error { c.ClickHouse.Username = v; return nil }},
 	{"LEADSCORE_CLICKHOUSE_PASSWORD", func(c *Config, v string) error { c.ClickHouse.Password = v; return nil }},
 	{"LEADSCORE_RULES", func(c *Config, v string) error { c.Rules = v; return nil }},
-	{"LEADSCORE_STATE_DIR", func(c *Config, v string) error { c.StateDir = v; return nil }},
+	{"LEADSCORE_KAFKA_TRANSACTIONAL_ID", func(c *Config, v string) error { c.Kafka.TransactionalID = v; return nil }},
+	{"LEADSCORE_KAFKA_INSTANCE_ID", func(c *Config, v string) error { c.Kafka.InstanceID = v; return nil }},
 	{"LEADSCORE_HTTP_LISTEN", func(c *Config, v string) error { c.HTTP.Listen = v; return nil }},
 	{"LEADSCORE_LOG_LEVEL", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"LEADSCORE_FLUSH_INTERVAL", func(c *Config, v string) error {
@@ -222,6 +233,26 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// changelogTopic is the state topic's name.
+func (c *Config) changelogTopic() string {
+	if c.Kafka.ChangelogTopic != "" {
+		return c.Kafka.ChangelogTopic
+	}
+	return c.Kafka.Group + "-changelog"
+}
+
+// transactionalID is this instance's transactional id.
+func (c *Config) transactionalID() string {
+	if c.Kafka.TransactionalID != "" {
+		return c.Kafka.TransactionalID
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	return c.Kafka.ClientID + "-" + host
 }
 
 // Validate reports every problem at once, each naming the file and field.
@@ -264,6 +295,14 @@ func (c *Config) Validate() error {
 	if c.Kafka.DLQTopic == "" {
 		bad("kafka.dlq_topic", "must not be empty")
 	}
+	for _, t := range c.Kafka.Topics {
+		if t != "" && t == c.Kafka.ChangelogTopic {
+			bad("kafka.changelog_topic", "%q is also an input topic", t)
+		}
+	}
+	if c.Kafka.SessionTimeout.D() < time.Second {
+		bad("kafka.session_timeout", "must be at least 1s")
+	}
 	if c.Kafka.Partitions < 1 {
 		bad("kafka.partitions", "must be at least 1, got %d", c.Kafka.Partitions)
 	}
@@ -288,9 +327,6 @@ func (c *Config) Validate() error {
 			bad("rules", "%v", err)
 		}
 	}
-	if c.StateDir == "" {
-		bad("state_dir", "must not be empty")
-	}
 	if c.HTTP.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 			bad("http.listen", "%q is not host:port", c.HTTP.Listen)
@@ -299,9 +335,6 @@ func (c *Config) Validate() error {
 	e := c.Engine
 	if e.FlushInterval <= 0 {
 		bad("engine.flush_interval", "must be positive")
-	}
-	if e.SnapshotInterval < 0 {
-		bad("engine.snapshot_interval", "must not be negative")
 	}
 	positive := []struct {
 		name string

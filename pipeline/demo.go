@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,13 +36,6 @@ const DemoDatabase = "leadscore_demo"
 func (d *Demo) Run(ctx context.Context) error {
 	cfg := d.Config
 	cfg.ClickHouse.Database = DemoDatabase
-	stateDir, err := os.MkdirTemp("", "leadscore-demo-state-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(stateDir)
-	cfg.StateDir = stateDir
-	cfg.Engine.SnapshotInterval = 0
 	cfg.Kafka.Group = "leadscore-demo"
 
 	if len(cfg.Kafka.Brokers) == 0 {

@@ -29,7 +29,7 @@ func StartEmbedded(cfg Config) (*kfake.Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start embedded kafka: kafka.embedded.listen: port %q: %w", portStr, err)
 	}
-	topics := append(append([]string(nil), cfg.Kafka.Topics...), cfg.Kafka.ScoreChangesTopic, cfg.Kafka.DLQTopic)
+	topics := append(append([]string(nil), cfg.Kafka.Topics...), cfg.Kafka.ScoreChangesTopic, cfg.Kafka.DLQTopic, cfg.changelogTopic())
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.Ports(port),
@@ -44,6 +44,48 @@ func StartEmbedded(cfg Config) (*kfake.Cluster, error) {
 		return nil, fmt.Errorf("start embedded kafka on %s: %w", cfg.Kafka.Embedded.Listen, err)
 	}
 	return c, nil
+}
+
+// ensureChangelog creates the changelog topic when it is missing, compacted,
+// with as many partitions as the largest input topic, and checks that an
+// existing one has enough: input partition p keeps its state in changelog
+// partition p.
+func ensureChangelog(ctx context.Context, brokers []string, cfg Config) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return fmt.Errorf("ensure changelog: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	name := cfg.changelogTopic()
+	td, err := adm.ListTopics(ctx, append([]string{name}, cfg.Kafka.Topics...)...)
+	if err != nil {
+		return fmt.Errorf("ensure changelog: %w", err)
+	}
+	need := 0
+	for _, t := range cfg.Kafka.Topics {
+		if d, ok := td[t]; ok && d.Err == nil {
+			need = max(need, len(d.Partitions))
+		}
+	}
+	if need == 0 {
+		need = int(cfg.Kafka.Partitions)
+	}
+	if d, ok := td[name]; ok && d.Err == nil {
+		if len(d.Partitions) < need {
+			return fmt.Errorf("ensure changelog: topic %s has %d partitions, the input has %d: add partitions to it", name, len(d.Partitions), need)
+		}
+		return nil
+	}
+	compact := "compact"
+	resp, err := adm.CreateTopic(ctx, int32(need), -1, map[string]*string{"cleanup.policy": &compact}, name)
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("ensure changelog: create %s: %w", name, err)
+	}
+	if resp.Err != nil && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("ensure changelog: create %s: %w", name, resp.Err)
+	}
+	return nil
 }
 
 // createTopics creates the input and output topics that do not exist yet.

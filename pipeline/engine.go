@@ -5,16 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/leadscore/leadscore/features"
@@ -23,10 +20,17 @@ import (
 	"github.com/leadscore/leadscore/sinks"
 )
 
-// shutdownTimeout bounds the final flush, commit and snapshot on stop.
+// shutdownTimeout bounds the final flush and commit on stop.
 const shutdownTimeout = 30 * time.Second
 
 // Engine runs the consumer group and everything downstream of it.
+//
+// Work is done in cycles, each one Kafka transaction: poll and process
+// records (rebalances stay blocked), and when the flush interval is up, write
+// the changed state to the changelog, flush ClickHouse, then commit the
+// transaction, which holds the score changes, dead letters, changelog
+// records and the consumed offsets together. Only then are rebalances
+// allowed, so a rebalance never meets an open transaction.
 type Engine struct {
 	cfg       Config
 	log       *slog.Logger
@@ -35,20 +39,20 @@ type Engine struct {
 	ipMatcher features.IPMatcher
 	metrics   *metrics
 
-	cl        *kgo.Client
-	embedded  *kfake.Cluster
-	sinks     []sinks.Sink
-	dlq       *deadLetters
-	snapshots *snapshotStore
+	sess     *kgo.GroupTransactSession
+	cl       *kgo.Client
+	embedded *kfake.Cluster
+	sinks    []sinks.Sink
+	dlq      *deadLetters
 
-	// mu guards workers. The poll loop holds it while processing and
-	// committing; rebalance callbacks take it, and BlockRebalanceOnPoll keeps
-	// them from running while a polled batch is being processed.
-	mu             sync.Mutex
-	workers        map[tp]*worker
-	lastFlush      time.Time
-	lastSnapshot   time.Time
-	pendingRecords int
+	// mu guards workers and the cycle. The loop holds it while processing
+	// and committing; rebalance callbacks take it.
+	mu              sync.Mutex
+	workers         map[tp]*worker
+	inTxn           bool // a transaction is open and holds work
+	revokedSinceEnd bool // a revoke ran since the last End: reset the session
+	cycleStart      time.Time
+	cycleRecords    int
 
 	ready    atomic.Bool
 	sinkErr  atomic.Pointer[error]
@@ -92,7 +96,6 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	e.metrics = newMetrics(e.reg)
-	e.snapshots = &snapshotStore{dir: filepath.Join(cfg.StateDir, cfg.Kafka.Group)}
 	return e, nil
 }
 
@@ -112,8 +115,8 @@ func (e *Engine) Brokers() []string {
 // healthy.
 func (e *Engine) Ready() bool { return e.ready.Load() && e.sinkErr.Load() == nil }
 
-// Run consumes until ctx is cancelled, then flushes, commits, saves state and
-// leaves the group. It returns nil after a clean stop.
+// Run consumes until ctx is cancelled, then flushes, commits and leaves the
+// group. It returns nil after a clean stop.
 func (e *Engine) Run(ctx context.Context) (err error) {
 	if len(e.cfg.Kafka.Brokers) == 0 {
 		if e.embedded, err = StartEmbedded(e.cfg); err != nil {
@@ -126,11 +129,14 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	if err := ensureChangelog(ctx, e.Brokers(), e.cfg); err != nil {
+		return err
+	}
 	if err := e.connect(); err != nil {
 		return err
 	}
 	defer e.closeSinks()
-	defer e.cl.Close()
+	defer e.sess.CloseAllowingRebalance()
 
 	stopHTTP, err := e.serveHTTP()
 	if err != nil {
@@ -139,59 +145,68 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	defer stopHTTP()
 
 	if err := e.loop(ctx); err != nil {
-		// Rows of the records in flight may be missing: commit nothing, a
-		// restart replays from the last commit.
+		// Whatever the open transaction holds is aborted: a restart
+		// resumes from the last commit.
 		e.ready.Store(false)
+		e.abort()
 		return err
 	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	e.mu.Lock()
-	err = e.flushCommit(stopCtx, true)
+	err = e.commitCycle(stopCtx)
 	e.mu.Unlock()
 	e.ready.Store(false)
 	if err != nil {
+		e.abort()
 		return fmt.Errorf("stop: %w", err)
 	}
-	e.log.Info("stopped cleanly: sinks flushed, offsets committed, state saved")
+	e.log.Info("stopped cleanly: sinks flushed, transaction committed")
 	return nil
 }
 
-// connect builds the Kafka client and the sinks.
+// connect builds the transactional Kafka session and the sinks.
 func (e *Engine) connect() error {
 	kc := e.cfg.Kafka
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(e.Brokers()...),
 		kgo.ClientID(kc.ClientID),
+		kgo.TransactionalID(e.cfg.transactionalID()),
 		kgo.ConsumerGroup(kc.Group),
 		kgo.ConsumeTopics(kc.Topics...),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
-		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsAssigned(e.onAssigned),
 		kgo.OnPartitionsRevoked(e.onRevoked),
 		kgo.OnPartitionsLost(e.onLost),
-		kgo.AdjustFetchOffsetsFn(e.adjustOffsets),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ProducerLinger(5 * time.Millisecond),
-		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		kgo.RecordPartitioner(changelogPartitioner{changelog: e.cfg.changelogTopic(), keyed: kgo.StickyKeyPartitioner(nil)}),
 		kgo.WithLogger(kgoLogger{e.log}),
 	}
 	if e.reg != nil {
 		opts = append(opts, kgo.WithHooks(kprom.NewMetrics("leadscore", kprom.Registerer(e.reg), kprom.Subsystem("kafka"))))
 	}
-	cl, err := kgo.NewClient(opts...)
+	if kc.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(kc.InstanceID))
+	}
+	opts = append(opts, kgo.SessionTimeout(kc.SessionTimeout.D()))
+	// Group callbacks may fire as soon as the session exists; they take mu,
+	// so they wait until the session, the dead letters and the sinks are set.
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return fmt.Errorf("create kafka client: %w", err)
 	}
-	e.cl = cl
-	e.dlq = &deadLetters{cl: cl, topic: kc.DLQTopic}
-	e.sinks = append(e.sinks, sinks.NewKafka(cl, kc.ScoreChangesTopic, e.reg))
+	e.sess, e.cl = sess, sess.Client()
+	e.dlq = &deadLetters{cl: e.cl, topic: kc.DLQTopic}
+	e.sinks = append(e.sinks, sinks.NewKafka(e.cl, kc.ScoreChangesTopic, e.reg))
 	if !e.cfg.ClickHouse.Disabled {
 		ch, err := sinks.NewClickHouse(e.cfg.ClickHouse.sinkConfig(), e.log, e.reg)
 		if err != nil {
-			cl.Close()
+			sess.Close()
 			return err
 		}
 		e.sinks = append(e.sinks, ch)
@@ -219,19 +234,14 @@ func (e *Engine) closeSinks() {
 	}
 }
 
-// loop polls, processes each partition's records on its worker, and flushes
-// and commits on the flush interval. A poll waits at most one interval, so
-// the interval is kept when no records arrive.
+// loop polls and processes records and commits a cycle when it is due. A
+// poll waits at most one flush interval, so the interval is kept when no
+// records arrive.
 func (e *Engine) loop(ctx context.Context) error {
-	e.lastFlush, e.lastSnapshot = time.Now(), time.Now()
 	for {
 		pctx, cancel := context.WithTimeout(ctx, e.cfg.Engine.FlushInterval.D())
-		fetches := e.cl.PollRecords(pctx, e.cfg.Engine.MaxPollRecords)
+		fetches := e.sess.PollRecords(pctx, e.cfg.Engine.MaxPollRecords)
 		cancel()
-		if ctx.Err() != nil {
-			e.cl.AllowRebalance()
-			return nil
-		}
 		if fetches.IsClientClosed() {
 			return errors.New("kafka client closed")
 		}
@@ -241,19 +251,63 @@ func (e *Engine) loop(ctx context.Context) error {
 			}
 		})
 		e.ready.Store(true)
+		e.mu.Lock()
 		err := e.processFetches(ctx, fetches)
-		e.cl.AllowRebalance()
+		if err == nil && e.inTxn && e.cycleDue() {
+			err = e.commitCycle(ctx)
+			if err != nil && ctx.Err() != nil {
+				err = nil // stopping: the final commit takes over
+			}
+		}
+		open := e.inTxn
+		e.mu.Unlock()
 		if err != nil {
 			return err
+		}
+		if ctx.Err() != nil {
+			// Every polled record is processed: the session commits the
+			// offsets of all it returned. The final commit (Run) happens
+			// with rebalances still blocked.
+			return nil
+		}
+		if !open {
+			e.sess.AllowRebalance()
 		}
 	}
 }
 
-// processFetches hands each partition's records to its worker, in parallel,
-// then flushes if due.
+func (e *Engine) cycleDue() bool {
+	return time.Since(e.cycleStart) >= e.cfg.Engine.FlushInterval.D() || e.cycleRecords >= e.cfg.Engine.FlushRecords
+}
+
+// begin opens the cycle's transaction. Called with mu held.
+func (e *Engine) begin(ctx context.Context) error {
+	if e.revokedSinceEnd {
+		// The session aborts the first transaction that ends after a
+		// revoke; end an empty one so that it is not ours with work in it.
+		if _, err := e.sess.End(ctx, kgo.TryAbort); err != nil {
+			return fmt.Errorf("reset transaction session: %w", err)
+		}
+		e.revokedSinceEnd = false
+	}
+	if err := e.sess.Begin(); err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	e.inTxn, e.cycleStart, e.cycleRecords = true, time.Now(), 0
+	return nil
+}
+
+// processFetches hands each partition's records to its worker, in parallel.
+// Called with mu held.
 func (e *Engine) processFetches(ctx context.Context, fetches kgo.Fetches) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	if fetches.NumRecords() == 0 {
+		return nil
+	}
+	if !e.inTxn {
+		if err := e.begin(ctx); err != nil {
+			return err
+		}
+	}
 	var wg sync.WaitGroup
 	var errMu sync.Mutex
 	var errs []error
@@ -267,10 +321,9 @@ func (e *Engine) processFetches(ctx context.Context, fetches kgo.Fetches) error 
 		}
 		w := e.workers[tp{p.Topic, p.Partition}]
 		if w == nil {
-			// Not ours any more (revoked between fetch and poll).
-			return
+			return // not ours any more
 		}
-		e.pendingRecords += len(p.Records)
+		e.cycleRecords += len(p.Records)
 		wg.Go(func() {
 			if err := w.process(wctx, p.Records, out); err != nil {
 				errMu.Lock()
@@ -280,35 +333,38 @@ func (e *Engine) processFetches(ctx context.Context, fetches kgo.Fetches) error 
 		})
 	})
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	if err := e.maybeFlush(ctx, false); err != nil && ctx.Err() == nil {
-		return err
-	}
-	// A flush cut short by a stop is retried whole by the final flush: sinks
-	// keep what they could not write.
-	return nil
+	return errors.Join(errs...)
 }
 
-// maybeFlush flushes and commits when the interval passed or enough rows
-// are waiting. Called with mu held.
-func (e *Engine) maybeFlush(ctx context.Context, force bool) error {
-	if !force && time.Since(e.lastFlush) < e.cfg.Engine.FlushInterval.D() && e.pendingRecords < e.cfg.Engine.FlushRecords {
+// commitCycle is the commit frontier: write the account_scores rows and the
+// changelog records of every changed account, flush every sink (ClickHouse
+// durably; the Kafka outputs into the transaction), then commit the
+// transaction with the consumed offsets. If the transaction aborts (the group
+// moved on), the state is rebuilt from the changelog. Called with mu held.
+func (e *Engine) commitCycle(ctx context.Context) error {
+	if !e.inTxn {
 		return nil
 	}
-	return e.flushCommit(ctx, false)
-}
-
-// flushCommit is the commit frontier: write the account_scores rows of
-// changed accounts, flush every sink and the dead letters, and only then
-// commit each partition's next offset. Snapshots follow when due (or when
-// final). Called with mu held.
-func (e *Engine) flushCommit(ctx context.Context, final bool) error {
 	start := time.Now()
 	var b rows.Batch
+	clTopic := e.cfg.changelogTopic()
+	var perr error
+	var perrMu sync.Mutex
+	produce := func(r *kgo.Record) {
+		e.cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				perrMu.Lock()
+				perr = errors.Join(perr, err)
+				perrMu.Unlock()
+			}
+		})
+	}
 	for _, w := range e.workers {
-		w.scoreRows(&b)
+		changed := w.scoreRows(&b)
+		if err := w.changes(produce, clTopic, changed); err != nil {
+			return err
+		}
+		e.metrics.changelog.Add(float64(len(changed)))
 	}
 	if b.Len() > 0 {
 		if err := multiWriter(e.sinks).Write(ctx, &b); err != nil {
@@ -324,72 +380,69 @@ func (e *Engine) flushCommit(ctx context.Context, final bool) error {
 	if err := e.dlq.flush(ctx); err != nil {
 		return err
 	}
-	e.setSinkErr(nil)
-	offsets := make(map[string]map[int32]kgo.EpochOffset)
-	for k, w := range e.workers {
-		if w.next < 0 || w.next == w.committed {
-			continue
-		}
-		if offsets[k.topic] == nil {
-			offsets[k.topic] = make(map[int32]kgo.EpochOffset)
-		}
-		offsets[k.topic][k.partition] = kgo.EpochOffset{Epoch: w.epoch, Offset: w.next}
+	perrMu.Lock()
+	err := perr
+	perrMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("produce changelog: %w", err)
 	}
-	if len(offsets) > 0 {
-		if err := e.commit(ctx, offsets); err != nil {
+	e.setSinkErr(nil)
+	committed, err := e.sess.End(ctx, kgo.TryCommit)
+	e.inTxn = false
+	if err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	if !committed {
+		e.metrics.aborts.Inc()
+		e.log.Warn("transaction aborted (the group rebalanced); rebuilding state from the changelog")
+		return e.rebuild(ctx)
+	}
+	e.metrics.commits.Inc()
+	e.metrics.cycle.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// abort ends an open transaction without committing, on the way out.
+func (e *Engine) abort() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.inTxn {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := e.sess.End(ctx, kgo.TryAbort); err != nil {
+		e.log.Error("abort transaction", "err", err)
+	}
+	e.inTxn = false
+}
+
+// rebuild replaces every worker's state with its changelog's, after an
+// aborted transaction rewound the consumer to the committed offsets.
+func (e *Engine) rebuild(ctx context.Context) error {
+	for k, old := range e.workers {
+		e.metrics.accounts.Sub(float64(len(old.accounts)))
+		w := newWorker(e, k.topic, k.partition)
+		if err := e.restoreWorker(ctx, w); err != nil {
 			return err
 		}
-		for k, w := range e.workers {
-			if o, ok := offsets[k.topic][k.partition]; ok {
-				w.committed = o.Offset
-			}
-		}
-		e.metrics.commits.Inc()
-	}
-	e.pendingRecords = 0
-	e.lastFlush = time.Now()
-	e.metrics.cycle.Observe(time.Since(start).Seconds())
-	si := e.cfg.Engine.SnapshotInterval.D()
-	if final || (si > 0 && time.Since(e.lastSnapshot) >= si) {
-		for _, w := range e.workers {
-			e.saveSnapshot(w)
-		}
-		e.lastSnapshot = time.Now()
+		e.workers[k] = w
 	}
 	return nil
 }
 
-func (e *Engine) commit(ctx context.Context, offsets map[string]map[int32]kgo.EpochOffset) error {
-	var cerr error
-	e.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-		if err != nil {
-			cerr = err
-			return
-		}
-		for _, t := range resp.Topics {
-			for _, p := range t.Partitions {
-				if perr := kerr.ErrorForCode(p.ErrorCode); perr != nil {
-					cerr = errors.Join(cerr, fmt.Errorf("%s/%d: %w", t.Topic, p.Partition, perr))
-				}
-			}
-		}
-	})
-	if cerr != nil {
-		return fmt.Errorf("commit offsets: %w", cerr)
+// restoreWorker fills w from the changelog, timing it.
+func (e *Engine) restoreWorker(ctx context.Context, w *worker) error {
+	start := time.Now()
+	n, err := e.restore(ctx, w)
+	if err != nil {
+		return err
 	}
+	d := time.Since(start)
+	e.metrics.restore.Observe(d.Seconds())
+	e.metrics.accounts.Add(float64(len(w.accounts)))
+	e.log.Info("partition state restored", "partition", w.key(), "records", n, "accounts", len(w.accounts), "seconds", d.Seconds())
 	return nil
-}
-
-func (e *Engine) saveSnapshot(w *worker) {
-	if w.next < 0 || w.next == w.snapshotted || w.next != w.committed {
-		return
-	}
-	if err := e.snapshots.save(w); err != nil {
-		e.log.Error("save snapshot", "partition", w.key(), "err", err)
-		return
-	}
-	w.snapshotted = w.next
-	e.metrics.snapshots.Inc()
 }
 
 func (e *Engine) setSinkErr(err error) {
@@ -400,8 +453,9 @@ func (e *Engine) setSinkErr(err error) {
 	e.sinkErr.Store(&err)
 }
 
-// onAssigned creates a worker per new partition and restores its snapshot.
-func (e *Engine) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+// onAssigned creates a worker per new partition and restores its state from
+// the changelog before any of its records are fetched.
+func (e *Engine) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for topic, parts := range assigned {
@@ -411,17 +465,13 @@ func (e *Engine) onAssigned(_ context.Context, _ *kgo.Client, assigned map[strin
 				continue
 			}
 			w := newWorker(e, topic, p)
-			snap, ok, err := e.snapshots.load(topic, p)
-			switch {
-			case err != nil:
-				e.log.Error("restore partition state", "partition", w.key(), "err", err)
-			case ok && snap.RulesVersion != e.rules.Version:
-				e.log.Warn("snapshot was made with other rules; starting the partition empty",
-					"partition", w.key(), "snapshot_rules", snap.RulesVersion, "rules", e.rules.Version)
-			case ok:
-				w.restore(snap)
-				e.metrics.accounts.Add(float64(len(w.accounts)))
-				e.log.Info("partition state restored", "partition", w.key(), "next", snap.Next, "accounts", len(w.accounts))
+			if err := e.restoreWorker(ctx, w); err != nil {
+				// Scoring without the state would be wrong: leave the group
+				// (from another goroutine, as the callback must return) and
+				// let Run fail.
+				e.log.Error("restore partition state; leaving the group", "partition", w.key(), "err", err)
+				go e.sess.Close()
+				return
 			}
 			e.workers[k] = w
 			e.metrics.partitions.Inc()
@@ -429,40 +479,25 @@ func (e *Engine) onAssigned(_ context.Context, _ *kgo.Client, assigned map[strin
 	}
 }
 
-// adjustOffsets starts a restored partition at the offset its snapshot
-// covers, which is at or below the committed offset: records in between are
-// replayed, and their rows carry the same identities as before.
-func (e *Engine) adjustOffsets(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+// onRevoked drops partitions given up in a rebalance. Rebalances run only
+// between cycles, so their work is committed.
+func (e *Engine) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for topic, parts := range offsets {
-		for p := range parts {
-			if w := e.workers[tp{topic, p}]; w != nil && w.next >= 0 {
-				parts[p] = kgo.NewOffset().At(w.next).WithEpoch(-1)
-			}
-		}
-	}
-	return offsets, nil
+	e.dropWorkers(revoked)
+	e.revokedSinceEnd = true
 }
 
-// onRevoked flushes, commits and snapshots before giving partitions up.
-func (e *Engine) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err := e.flushCommit(ctx, false); err != nil {
-		e.log.Error("flush and commit on revoke", "err", err)
-	}
-	e.dropWorkers(revoked, true)
-}
-
-// onLost drops partitions without committing: another member owns them now.
+// onLost drops partitions another member owns now; the open transaction, if
+// any, will abort.
 func (e *Engine) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.dropWorkers(lost, false)
+	e.dropWorkers(lost)
+	e.revokedSinceEnd = true
 }
 
-func (e *Engine) dropWorkers(parts map[string][]int32, save bool) {
+func (e *Engine) dropWorkers(parts map[string][]int32) {
 	for topic, ps := range parts {
 		for _, p := range ps {
 			k := tp{topic, p}
@@ -470,14 +505,26 @@ func (e *Engine) dropWorkers(parts map[string][]int32, save bool) {
 			if w == nil {
 				continue
 			}
-			if save {
-				e.saveSnapshot(w)
-			}
 			e.metrics.accounts.Sub(float64(len(w.accounts)))
 			e.metrics.partitions.Dec()
 			delete(e.workers, k)
 		}
 	}
+}
+
+// changelogPartitioner writes changelog records to the partition they name
+// (input partition p's state goes to changelog partition p) and every other
+// record by its key.
+type changelogPartitioner struct {
+	changelog string
+	keyed     kgo.Partitioner
+}
+
+func (p changelogPartitioner) ForTopic(topic string) kgo.TopicPartitioner {
+	if topic == p.changelog {
+		return kgo.ManualPartitioner().ForTopic(topic)
+	}
+	return p.keyed.ForTopic(topic)
 }
 
 // multiWriter writes a batch to every sink.

@@ -11,7 +11,9 @@ type metrics struct {
 	partitions  prometheus.Gauge
 	commits     prometheus.Counter
 	cycle       prometheus.Histogram
-	snapshots   prometheus.Counter
+	changelog   prometheus.Counter
+	aborts      prometheus.Counter
+	restore     prometheus.Histogram
 	rekeyHop    prometheus.Gauge
 }
 
@@ -19,7 +21,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "leadscore_pipeline_records_total",
-			Help: "Input records by result: scored, parked (anonymous, waiting for a link), ignored, duplicate, dead_letter, skipped (already in restored state).",
+			Help: "Input records by result: scored, parked (anonymous, waiting for a link), ignored, duplicate, dead_letter.",
 		}, []string{"result"}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "leadscore_pipeline_dead_letters_total",
@@ -39,16 +41,25 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		commits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "leadscore_pipeline_commits_total",
-			Help: "Offset commits made after a flush of every sink.",
+			Help: "Transactions committed (outputs, changelog and offsets) after ClickHouse was flushed.",
 		}),
 		cycle: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "leadscore_pipeline_flush_commit_seconds",
-			Help:    "Time to flush every sink and commit offsets.",
+			Name:    "leadscore_pipeline_commit_seconds",
+			Help:    "Time to write the changelog, flush every sink and commit the transaction.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}),
-		snapshots: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "leadscore_pipeline_snapshots_total",
-			Help: "Partition state snapshots written.",
+		changelog: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_changelog_accounts_total",
+			Help: "Account states written to the changelog.",
+		}),
+		aborts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_transaction_aborts_total",
+			Help: "Cycles whose transaction aborted (the group moved on); their work is redone from the changelog.",
+		}),
+		restore: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "leadscore_pipeline_restore_seconds",
+			Help:    "Time to restore a partition's state from the changelog.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 20),
 		}),
 		rekeyHop: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "leadscore_pipeline_rekey_skipped",
@@ -57,7 +68,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.records, m.deadLetters, m.changes, m.accounts, m.partitions,
-			m.commits, m.cycle, m.snapshots, m.rekeyHop)
+			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.rekeyHop)
 	}
 	m.rekeyHop.Set(1)
 	return m

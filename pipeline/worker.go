@@ -38,14 +38,6 @@ type account struct {
 type worker struct {
 	topic     string
 	partition int32
-	// next is the offset of the next record to apply; records below it are
-	// already in the state (restored from a snapshot) and are skipped.
-	next  int64
-	epoch int32
-	// committed is the offset last committed for this partition.
-	committed int64
-	// snapshotted is next as of the last snapshot written.
-	snapshotted int64
 
 	rules    *scorer.Rules
 	limits   event.Limits
@@ -65,18 +57,15 @@ type worker struct {
 func newWorker(e *Engine, topic string, partition int32) *worker {
 	ec := e.cfg.Engine
 	return &worker{
-		topic:       topic,
-		partition:   partition,
-		next:        -1,
-		committed:   -1,
-		snapshotted: -1,
-		rules:       e.rules,
-		limits:      event.Limits{MaxBytes: ec.MaxRecordBytes, MaxDepth: ec.MaxDepth, MaxString: ec.MaxStringBytes},
-		accounts:    make(map[string]*account),
-		identity:    features.NewIdentity(e.ipMatcher, ec.MaxPendingPerVisitor, ec.Freemail),
-		dedup:       features.NewDedup(ec.DedupWindow),
-		dlq:         e.dlq,
-		metrics:     e.metrics,
+		topic:     topic,
+		partition: partition,
+		rules:     e.rules,
+		limits:    event.Limits{MaxBytes: ec.MaxRecordBytes, MaxDepth: ec.MaxDepth, MaxString: ec.MaxStringBytes},
+		accounts:  make(map[string]*account),
+		identity:  features.NewIdentity(e.ipMatcher, ec.MaxPendingPerVisitor, ec.Freemail),
+		dedup:     features.NewDedup(ec.DedupWindow),
+		dlq:       e.dlq,
+		metrics:   e.metrics,
 	}
 }
 
@@ -85,13 +74,7 @@ func newWorker(e *Engine, topic string, partition int32) *worker {
 func (w *worker) process(ctx context.Context, recs []*kgo.Record, out rowWriter) error {
 	w.batch.Reset()
 	for _, r := range recs {
-		if r.Offset < w.next {
-			w.metrics.records.WithLabelValues(resultSkipped).Inc()
-			continue // already in the restored state
-		}
 		w.apply(r)
-		w.next = r.Offset + 1
-		w.epoch = r.LeaderEpoch
 	}
 	if w.batch.Len() == 0 {
 		return nil
@@ -225,8 +208,9 @@ func mergeFirmographics(f *scorer.Firmographics, t *event.Traits) {
 }
 
 // scoreRows appends an account_scores row for every account changed since
-// the last call, and marks them clean.
-func (w *worker) scoreRows(b *rows.Batch) {
+// the last call, marks them clean and returns their ids.
+func (w *worker) scoreRows(b *rows.Batch) []string {
+	var changed []string
 	for id, a := range w.accounts {
 		if !a.dirty {
 			continue
@@ -240,7 +224,9 @@ func (w *worker) scoreRows(b *rows.Batch) {
 			RulesVersion: w.rules.Version, AsOf: a.Score.AsOf, Version: a.Version,
 		})
 		a.dirty = false
+		changed = append(changed, id)
 	}
+	return changed
 }
 
 // rowWriter is what a worker writes rows to: every sink at once.

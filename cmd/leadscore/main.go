@@ -77,7 +77,6 @@ type configFlags struct {
 	brokers    string
 	clickhouse string
 	rules      string
-	stateDir   string
 	httpListen string
 	logLevel   string
 }
@@ -87,7 +86,6 @@ func (c *configFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.brokers, "brokers", "", "Kafka brokers, comma separated; empty starts the embedded broker")
 	fs.StringVar(&c.clickhouse, "clickhouse", "", "ClickHouse native addresses, comma separated")
 	fs.StringVar(&c.rules, "rules", "", "rules file (default: the embedded example rules)")
-	fs.StringVar(&c.stateDir, "state-dir", "", "directory for partition state snapshots")
 	fs.StringVar(&c.httpListen, "http", "", "address for /metrics, /healthz, /readyz")
 	fs.StringVar(&c.logLevel, "log-level", "", "debug, info, warn or error")
 }
@@ -106,9 +104,6 @@ func (c *configFlags) load() (pipeline.Config, error) {
 	}
 	if c.rules != "" {
 		cfg.Rules = c.rules
-	}
-	if c.stateDir != "" {
-		cfg.StateDir = c.stateDir
 	}
 	if c.httpListen != "" {
 		cfg.HTTP.Listen = c.httpListen

@@ -1,0 +1,208 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/segmentio/encoding/json"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/leadscore/leadscore/features"
+)
+
+// The changelog is a compacted topic holding every partition's state, as
+// Kafka Streams keeps its stores: input partition p's state lives in
+// changelog partition p, one record per key, written in the same transaction
+// as the outputs and the offset commit of the records that changed it. So the
+// last committed transaction's changelog is exactly the state as of the
+// committed offsets: a new owner (after a restart, a crash or a rebalance)
+// reads the partition back and resumes from the committed offset, and no
+// event is counted twice or missed.
+//
+// Keys are the input topic, a NUL, then a kind and an id:
+//
+//	a:<account>   the account's state (JSON)
+//	p:<person>    the account a person id is linked to
+//	v:<visitor>   an anonymous visitor's pending events (JSON); empty value when handed over
+//	d:<chunk>     a chunk of the message-id window (little-endian uint64 hashes)
+//	c             the window's cursor (JSON)
+const (
+	kindAccount = 'a'
+	kindPerson  = 'p'
+	kindVisitor = 'v'
+	kindDedup   = 'd'
+	kindCursor  = 'c'
+)
+
+func changelogKey(topic string, kind byte, id string) []byte {
+	k := make([]byte, 0, len(topic)+3+len(id))
+	k = append(k, topic...)
+	k = append(k, 0, kind)
+	if id != "" {
+		k = append(k, ':')
+		k = append(k, id...)
+	}
+	return k
+}
+
+type dedupCursor struct {
+	Next int  `json:"next"`
+	Full bool `json:"full"`
+}
+
+// changes produces w's state changed since the last call to the changelog,
+// inside the open transaction. Accounts are the caller's: it passes those
+// it writes account_scores rows for.
+func (w *worker) changes(produce func(*kgo.Record), topic string, accounts []string) error {
+	rec := func(key, value []byte) {
+		produce(&kgo.Record{Topic: topic, Partition: w.partition, Key: key, Value: value})
+	}
+	for _, id := range accounts {
+		v, err := json.Marshal(w.accounts[id])
+		if err != nil {
+			return fmt.Errorf("encode account %s: %w", id, err)
+		}
+		rec(changelogKey(w.topic, kindAccount, id), v)
+	}
+	var err error
+	w.identity.Changes(
+		func(person, account string) { rec(changelogKey(w.topic, kindPerson, person), []byte(account)) },
+		func(visitor string, pending []features.Pending) {
+			var v []byte
+			if pending != nil {
+				if v, err = json.Marshal(pending); err != nil {
+					return
+				}
+			}
+			rec(changelogKey(w.topic, kindVisitor, visitor), v)
+		})
+	if err != nil {
+		return fmt.Errorf("encode pending events: %w", err)
+	}
+	wrote := false
+	w.dedup.Changes(func(chunk int, hashes []uint64) {
+		v := make([]byte, 8*len(hashes))
+		for i, h := range hashes {
+			binary.LittleEndian.PutUint64(v[8*i:], h)
+		}
+		rec(changelogKey(w.topic, kindDedup, strconv.Itoa(chunk)), v)
+		wrote = true
+	})
+	if wrote {
+		next, full := w.dedup.Cursor()
+		v, _ := json.Marshal(dedupCursor{Next: next, Full: full})
+		rec(changelogKey(w.topic, kindCursor, ""), v)
+	}
+	return nil
+}
+
+// brokenRestore is set only by the leadscore_broken_restore build tag.
+var brokenRestore = false
+
+// restore rebuilds w's state from its changelog partition: every committed
+// record up to the partition's last stable offset, the newest per key
+// winning.
+func (e *Engine) restore(ctx context.Context, w *worker) (records int, err error) {
+	if brokenRestore {
+		return 0, nil
+	}
+	topic := e.cfg.changelogTopic()
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(e.Brokers()...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {w.partition: kgo.NewOffset().AtStart()}}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.WithLogger(kgoLogger{e.log}),
+	)
+	if err != nil {
+		return 0, fmt.Errorf("restore %s: %w", w.key(), err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
+	if err != nil {
+		return 0, fmt.Errorf("restore %s: list offsets of %s: %w", w.key(), topic, err)
+	}
+	end, ok := ends.Lookup(topic, w.partition)
+	if !ok || end.Err != nil {
+		return 0, fmt.Errorf("restore %s: changelog %s has no partition %d (it needs as many partitions as the input): %v",
+			w.key(), topic, w.partition, end.Err)
+	}
+	prefix := w.topic + "\x00"
+	var cursor *dedupCursor
+	last := int64(-1)
+	for last < end.Offset-1 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return records, fmt.Errorf("restore %s: %w", w.key(), err)
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) { ferr = errors.Join(ferr, err) })
+		if ferr != nil {
+			return records, fmt.Errorf("restore %s: %w", w.key(), ferr)
+		}
+		for it := fs.RecordIter(); !it.Done(); {
+			r := it.Next()
+			last = r.Offset
+			if r.Attrs.IsControl() || !strings.HasPrefix(string(r.Key), prefix) || len(r.Key) < len(prefix)+1 {
+				continue
+			}
+			records++
+			kind, id := r.Key[len(prefix)], ""
+			if len(r.Key) > len(prefix)+2 {
+				id = string(r.Key[len(prefix)+2:])
+			}
+			if err := w.restoreRecord(kind, id, r.Value, &cursor); err != nil {
+				return records, fmt.Errorf("restore %s: offset %d: %w", w.key(), r.Offset, err)
+			}
+		}
+	}
+	if cursor != nil {
+		w.dedup.SetCursor(cursor.Next, cursor.Full)
+	}
+	return records, nil
+}
+
+func (w *worker) restoreRecord(kind byte, id string, v []byte, cursor **dedupCursor) error {
+	switch kind {
+	case kindAccount:
+		a := &account{}
+		if err := json.Unmarshal(v, a); err != nil {
+			return fmt.Errorf("decode account %s: %w", id, err)
+		}
+		w.accounts[id] = a
+	case kindPerson:
+		w.identity.RestorePerson(id, string(v))
+	case kindVisitor:
+		var p []features.Pending
+		if len(v) > 0 {
+			if err := json.Unmarshal(v, &p); err != nil {
+				return fmt.Errorf("decode visitor %s: %w", id, err)
+			}
+		}
+		w.identity.RestorePending(id, p)
+	case kindDedup:
+		chunk, err := strconv.Atoi(id)
+		if err != nil || len(v)%8 != 0 {
+			return fmt.Errorf("decode message-id chunk %q", id)
+		}
+		h := make([]uint64, len(v)/8)
+		for i := range h {
+			h[i] = binary.LittleEndian.Uint64(v[8*i:])
+		}
+		w.dedup.RestoreChunk(chunk, h)
+	case kindCursor:
+		c := &dedupCursor{}
+		if err := json.Unmarshal(v, c); err != nil {
+			return fmt.Errorf("decode message-id cursor: %w", err)
+		}
+		*cursor = c
+	default:
+		return fmt.Errorf("unknown changelog key kind %q", kind)
+	}
+	return nil
+}
