@@ -43,7 +43,7 @@ func BenchmarkEngineKafkaOnly(b *testing.B) {
 		done := make(chan error, 1)
 		start := time.Now()
 		go func() { done <- e.Run(runCtx) }()
-		require.NoError(b, pipeline.WaitCaughtUp(ctx, cfg.Kafka.Brokers, cfg.Kafka.Group, cfg.Kafka.Topics...))
+		require.NoError(b, pipeline.WaitCaughtUp(ctx, cfg.Kafka.Brokers, cfg.Kafka.Group, cfg.ConsumedTopics()...))
 		elapsed += time.Since(start)
 		cancel()
 		require.NoError(b, <-done)

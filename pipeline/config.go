@@ -43,6 +43,10 @@ type KafkaConfig struct {
 	// (default: the group name + "-changelog"). It needs at least as many
 	// partitions as the input topics.
 	ChangelogTopic string `yaml:"changelog_topic"`
+	// RepartitionTopic carries resolved events keyed by account to the
+	// worker that owns the account (default: the group name +
+	// "-repartition"), with as many partitions as the changelog.
+	RepartitionTopic string `yaml:"repartition_topic"`
 	// TransactionalID identifies this instance's transactional producer;
 	// each instance needs its own, stable across restarts so that a
 	// restarted instance fences its predecessor (default: client_id +
@@ -243,6 +247,20 @@ func (c *Config) changelogTopic() string {
 	return c.Kafka.Group + "-changelog"
 }
 
+// repartitionTopic is the internal topic of resolved events keyed by account.
+func (c *Config) repartitionTopic() string {
+	if c.Kafka.RepartitionTopic != "" {
+		return c.Kafka.RepartitionTopic
+	}
+	return c.Kafka.Group + "-repartition"
+}
+
+// ConsumedTopics are the topics the group consumes: the input topics and
+// the repartition topic.
+func (c *Config) ConsumedTopics() []string {
+	return append(append([]string(nil), c.Kafka.Topics...), c.repartitionTopic())
+}
+
 // transactionalID is this instance's transactional id.
 func (c *Config) transactionalID() string {
 	if c.Kafka.TransactionalID != "" {
@@ -296,8 +314,11 @@ func (c *Config) Validate() error {
 		bad("kafka.dlq_topic", "must not be empty")
 	}
 	for _, t := range c.Kafka.Topics {
-		if t != "" && t == c.Kafka.ChangelogTopic {
+		if t != "" && t == c.changelogTopic() {
 			bad("kafka.changelog_topic", "%q is also an input topic", t)
+		}
+		if t != "" && t == c.repartitionTopic() {
+			bad("kafka.repartition_topic", "%q is also an input topic", t)
 		}
 	}
 	if c.Kafka.SessionTimeout.D() < time.Second {

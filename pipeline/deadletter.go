@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 
@@ -51,11 +52,17 @@ func (d *deadLetters) send(r *kgo.Record, reason, detail string) {
 	}
 	d.cl.Produce(context.Background(), out, func(_ *kgo.Record, err error) {
 		if err != nil {
-			d.mu.Lock()
-			d.errs = append(d.errs, err)
-			d.mu.Unlock()
+			d.fail(err)
 		}
 	})
+}
+
+// fail records a produce error of the cycle; flush reports it, and the
+// cycle is not committed.
+func (d *deadLetters) fail(err error) {
+	d.mu.Lock()
+	d.errs = append(d.errs, err)
+	d.mu.Unlock()
 }
 
 // flush waits for every dead letter sent so far and reports produce errors.
@@ -68,7 +75,7 @@ func (d *deadLetters) flush(ctx context.Context) error {
 	err := errors.Join(d.errs...)
 	d.errs = nil
 	if err != nil {
-		return errors.New("produce dead letters: " + err.Error())
+		return fmt.Errorf("produce dead letters or forwarded events: %w", err)
 	}
 	return nil
 }

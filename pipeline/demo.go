@@ -75,7 +75,7 @@ func (d *Demo) Run(ctx context.Context) error {
 	produced := time.Since(start)
 	waitCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	werr := WaitCaughtUp(waitCtx, cfg.Kafka.Brokers, cfg.Kafka.Group, cfg.Kafka.Topics...)
+	werr := WaitCaughtUp(waitCtx, cfg.Kafka.Brokers, cfg.Kafka.Group, cfg.ConsumedTopics()...)
 	elapsed := time.Since(start)
 	stopEngine()
 	if err := errors.Join(werr, <-engDone); err != nil {

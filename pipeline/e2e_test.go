@@ -154,7 +154,7 @@ func (h *harness) waitCommitted(n int64) {
 func (h *harness) waitCaughtUp() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	require.NoError(h.t, WaitCaughtUp(ctx, h.cfg.Kafka.Brokers, h.cfg.Kafka.Group, h.cfg.Kafka.Topics...))
+	require.NoError(h.t, WaitCaughtUp(ctx, h.cfg.Kafka.Brokers, h.cfg.Kafka.Group, h.cfg.ConsumedTopics()...))
 }
 
 func TestEndToEnd(t *testing.T) {
@@ -515,4 +515,60 @@ func TestReplayLeavesNoDuplicates(t *testing.T) {
 	require.GreaterOrEqual(t, raw, final)
 	h.checkClickHouse(ex)
 	h.checkChangesTopic(ex, true)
+}
+
+// TestRekeyByAccount feeds a stream keyed by visitor, so every account's
+// events arrive on several input partitions (its group call on one, its
+// person's pages on another, CRM-side e-mail events on a third). Re-keying
+// through the repartition topic must bring them into one state: one row per
+// account whose fit, event count (version) and as_of are the oracle's. Scores
+// that depend on the interleaving of partitions (stage history, caps across
+// late events) are not compared here; TestEndToEnd covers them.
+func TestRekeyByAccount(t *testing.T) {
+	h := newHarness(t)
+	base := newScenario(13, 16)
+	ex := base.expect()
+	s := base.byVisitor()
+	spread := 0
+	for acct := range ex.accounts {
+		parts := map[int32]bool{}
+		for _, p := range s.parts {
+			for _, r := range p {
+				if r.account == acct {
+					parts[r.partition] = true
+				}
+			}
+		}
+		if len(parts) > 1 {
+			spread++
+		}
+	}
+	require.Greater(t, spread, len(ex.accounts)/2, "most accounts must span partitions for this test to mean anything")
+
+	stop := h.runEngine()
+	h.produce(s, 0, 1)
+	h.waitCaughtUp()
+	require.NoError(t, stop())
+
+	rows, err := h.conn.Query(context.Background(), `SELECT account_id, fit, version, as_of, grade FROM account_scores FINAL WHERE contact_id = ''`)
+	require.NoError(t, err)
+	n := 0
+	for rows.Next() {
+		var (
+			id, grade string
+			fit       float64
+			version   uint64
+			asOf      time.Time
+		)
+		require.NoError(t, rows.Scan(&id, &fit, &version, &asOf, &grade))
+		a, ok := ex.accounts[id]
+		require.True(t, ok, "unexpected account %s", id)
+		require.True(t, near(fit, ex.final[id].fit), "%s fit %v want %v", id, fit, ex.final[id].fit)
+		require.Equal(t, ex.final[id].grade, grade, id)
+		require.Equal(t, a.version, version, "%s: every record of the account in one state", id)
+		require.Equal(t, a.asOf.Unix(), asOf.Unix(), id)
+		n++
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, len(ex.accounts), n)
 }

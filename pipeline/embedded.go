@@ -29,7 +29,7 @@ func StartEmbedded(cfg Config) (*kfake.Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start embedded kafka: kafka.embedded.listen: port %q: %w", portStr, err)
 	}
-	topics := append(append([]string(nil), cfg.Kafka.Topics...), cfg.Kafka.ScoreChangesTopic, cfg.Kafka.DLQTopic, cfg.changelogTopic())
+	topics := append(append([]string(nil), cfg.Kafka.Topics...), cfg.Kafka.ScoreChangesTopic, cfg.Kafka.DLQTopic, cfg.changelogTopic(), cfg.repartitionTopic())
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.Ports(port),
@@ -46,21 +46,26 @@ func StartEmbedded(cfg Config) (*kfake.Cluster, error) {
 	return c, nil
 }
 
-// ensureChangelog creates the changelog topic when it is missing, compacted,
-// with as many partitions as the largest input topic, and checks that an
-// existing one has enough: input partition p keeps its state in changelog
-// partition p.
-func ensureChangelog(ctx context.Context, brokers []string, cfg Config) error {
+// ensureInternalTopics creates the changelog topic (compacted) and the
+// repartition topic when they are missing, with as many partitions as the
+// largest input topic, and checks that existing ones have enough: input
+// partition p keeps its state in changelog partition p, and repartition
+// partition p its accounts' state.
+func ensureInternalTopics(ctx context.Context, brokers []string, cfg Config) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
-		return fmt.Errorf("ensure changelog: %w", err)
+		return fmt.Errorf("ensure internal topics: %w", err)
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	name := cfg.changelogTopic()
-	td, err := adm.ListTopics(ctx, append([]string{name}, cfg.Kafka.Topics...)...)
+	internal := map[string]map[string]*string{
+		cfg.changelogTopic():   {"cleanup.policy": new("compact")},
+		cfg.repartitionTopic(): nil,
+	}
+	names := append([]string{cfg.changelogTopic(), cfg.repartitionTopic()}, cfg.Kafka.Topics...)
+	td, err := adm.ListTopics(ctx, names...)
 	if err != nil {
-		return fmt.Errorf("ensure changelog: %w", err)
+		return fmt.Errorf("ensure internal topics: %w", err)
 	}
 	need := 0
 	for _, t := range cfg.Kafka.Topics {
@@ -71,21 +76,23 @@ func ensureChangelog(ctx context.Context, brokers []string, cfg Config) error {
 	if need == 0 {
 		need = int(cfg.Kafka.Partitions)
 	}
-	if d, ok := td[name]; ok && d.Err == nil {
-		if len(d.Partitions) < need {
-			return fmt.Errorf("ensure changelog: topic %s has %d partitions, the input has %d: add partitions to it", name, len(d.Partitions), need)
+	var errs []error
+	for name, configs := range internal {
+		if d, ok := td[name]; ok && d.Err == nil {
+			if len(d.Partitions) < need {
+				errs = append(errs, fmt.Errorf("ensure internal topics: %s has %d partitions, the input has %d: add partitions to it", name, len(d.Partitions), need))
+			}
+			continue
 		}
-		return nil
+		resp, err := adm.CreateTopic(ctx, int32(need), -1, configs, name)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("ensure internal topics: create %s: %w", name, err))
+		}
 	}
-	compact := "compact"
-	resp, err := adm.CreateTopic(ctx, int32(need), -1, map[string]*string{"cleanup.policy": &compact}, name)
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return fmt.Errorf("ensure changelog: create %s: %w", name, err)
-	}
-	if resp.Err != nil && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
-		return fmt.Errorf("ensure changelog: create %s: %w", name, resp.Err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // createTopics creates the input and output topics that do not exist yet.

@@ -129,7 +129,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	if err := ensureChangelog(ctx, e.Brokers(), e.cfg); err != nil {
+	if err := ensureInternalTopics(ctx, e.Brokers(), e.cfg); err != nil {
 		return err
 	}
 	if err := e.connect(); err != nil {
@@ -173,7 +173,7 @@ func (e *Engine) connect() error {
 		kgo.ClientID(kc.ClientID),
 		kgo.TransactionalID(e.cfg.transactionalID()),
 		kgo.ConsumerGroup(kc.Group),
-		kgo.ConsumeTopics(kc.Topics...),
+		kgo.ConsumeTopics(e.cfg.ConsumedTopics()...),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsAssigned(e.onAssigned),
@@ -181,6 +181,10 @@ func (e *Engine) connect() error {
 		kgo.OnPartitionsLost(e.onLost),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers of the repartition topic are polled (and
+		// skipped by the workers) so that the committed offset moves past
+		// them and a caught-up group shows no lag.
+		kgo.KeepControlRecords(),
 		kgo.ProducerLinger(5 * time.Millisecond),
 		kgo.RecordPartitioner(changelogPartitioner{changelog: e.cfg.changelogTopic(), keyed: kgo.StickyKeyPartitioner(nil)}),
 		kgo.WithLogger(kgoLogger{e.log}),

@@ -63,13 +63,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		rekeyHop: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "leadscore_pipeline_rekey_skipped",
-			Help: "1: events are scored on the partition they arrive on, without re-keying by account (re-keying is not built yet).",
+			Help: "1 when resolved events are scored where they arrive instead of going through the repartition topic; always 0 for now (the hop is always taken).",
 		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.records, m.deadLetters, m.changes, m.accounts, m.partitions,
 			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.rekeyHop)
 	}
-	m.rekeyHop.Set(1)
+	m.rekeyHop.Set(0)
 	return m
 }

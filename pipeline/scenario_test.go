@@ -23,6 +23,7 @@ type scenarioRecord struct {
 	partition int32
 	offset    int64
 
+	visitor   string // the producer's key when it keys by visitor
 	dup       bool   // a redelivery of an earlier messageId
 	dlqReason string // the expected dead-letter reason, for malformed records
 	parked    bool   // anonymous, scored only once its visitor is identified
@@ -68,7 +69,7 @@ func newScenario(seed uint64, accounts int) *scenario {
 		f := oFirm{industry: industries[rng.IntN(len(industries))], employees: employees[rng.IntN(len(employees))],
 			country: countries[rng.IntN(len(countries))], techs: techs[rng.IntN(len(techs))]}
 		msg++
-		add(t, &scenarioRecord{account: acct, firm: &f, ev: oEvent{typ: "group", at: t},
+		add(t, &scenarioRecord{account: acct, visitor: acct, firm: &f, ev: oEvent{typ: "group", at: t},
 			value: groupJSON(msg, strings.ToUpper(acct), t, f)})
 		// An anonymous visitor browses before being identified.
 		anon := fmt.Sprintf("anon-%s", acct)
@@ -77,14 +78,14 @@ func newScenario(seed uint64, accounts int) *scenario {
 			t = t.Add(time.Duration(600+rng.IntN(7200)) * time.Second)
 			p := pages[rng.IntN(len(pages))]
 			msg++
-			add(t, &scenarioRecord{account: acct, parked: true, ev: oEvent{typ: "page", path: p, at: t},
+			add(t, &scenarioRecord{account: acct, visitor: anon, parked: true, ev: oEvent{typ: "page", path: p, at: t},
 				value: pageJSON(msg, anon, "", "", p, t)})
 		}
 		// Identify: releases the parked pages onto the account.
 		t = t.Add(time.Hour)
 		user := "user-" + acct
 		msg++
-		add(t, &scenarioRecord{account: acct, known: true, releases: anon, ev: oEvent{typ: "identify", at: t},
+		add(t, &scenarioRecord{account: acct, visitor: anon, known: true, releases: anon, ev: oEvent{typ: "identify", at: t},
 			value: identifyJSON(msg, anon, user, "jane@"+acct, t)})
 		// Activity over six weeks: pages as the known user, tracks with groupId.
 		m := 5 + rng.IntN(40)
@@ -93,18 +94,18 @@ func newScenario(seed uint64, accounts int) *scenario {
 			msg++
 			if rng.IntN(2) == 0 {
 				p := pages[rng.IntN(len(pages))]
-				add(t, &scenarioRecord{account: acct, known: true, ev: oEvent{typ: "page", path: p, at: t},
+				add(t, &scenarioRecord{account: acct, visitor: anon, known: true, ev: oEvent{typ: "page", path: p, at: t},
 					value: pageJSON(msg, anon, user, "", p, t)})
 				continue
 			}
 			name := tracks[rng.IntN(len(tracks))]
-			add(t, &scenarioRecord{account: acct, ev: oEvent{typ: "track", event: name, at: t},
+			add(t, &scenarioRecord{account: acct, visitor: "crm", ev: oEvent{typ: "track", event: name, at: t},
 				value: trackJSON(msg, "", "", acct, name, t)})
 		}
 		if rng.IntN(4) == 0 {
 			t = t.Add(time.Hour)
 			msg++
-			add(t, &scenarioRecord{account: acct, ev: oEvent{typ: "track", event: "Opportunity Created", at: t},
+			add(t, &scenarioRecord{account: acct, visitor: "crm", ev: oEvent{typ: "track", event: "Opportunity Created", at: t},
 				value: trackJSON(msg, "", "", acct, "Opportunity Created", t)})
 		}
 	}
@@ -147,6 +148,32 @@ func newScenario(seed uint64, accounts int) *scenario {
 		}
 	}
 	return s
+}
+
+// byVisitor lays the same records out as a Segment producer keyed by
+// visitor would: each visitor's records (group calls by group, CRM-side
+// tracks under one id) in one partition, in time order, so an account's
+// events arrive on several partitions and only re-keying brings them
+// together. Offsets are renumbered; malformed records are left out.
+func (s *scenario) byVisitor() *scenario {
+	var all []*scenarioRecord
+	for _, p := range s.parts {
+		for _, r := range p {
+			if r.dlqReason == "" {
+				c := *r
+				all = append(all, &c)
+			}
+		}
+	}
+	sort.SliceStable(all, func(a, b int) bool { return all[a].ev.at.Before(all[b].ev.at) })
+	out := &scenario{}
+	for _, r := range all {
+		r.key = r.visitor
+		r.partition = partitionOf(r.visitor)
+		r.offset = int64(len(out.parts[r.partition]))
+		out.push(r)
+	}
+	return out
 }
 
 func (s *scenario) push(r *scenarioRecord) { s.parts[r.partition] = append(s.parts[r.partition], r) }

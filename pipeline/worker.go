@@ -38,6 +38,11 @@ type account struct {
 type worker struct {
 	topic     string
 	partition int32
+	// rekeyed: this is a partition of the repartition topic, whose records
+	// are resolved events keyed by account (scored here); otherwise an input
+	// partition (decoded, de-duplicated and resolved here).
+	rekeyed bool
+	forward func(account string, pending []features.Pending, r *kgo.Record) error
 
 	rules    *scorer.Rules
 	limits   event.Limits
@@ -59,6 +64,8 @@ func newWorker(e *Engine, topic string, partition int32) *worker {
 	return &worker{
 		topic:     topic,
 		partition: partition,
+		rekeyed:   topic == e.cfg.repartitionTopic(),
+		forward:   e.forward,
 		rules:     e.rules,
 		limits:    event.Limits{MaxBytes: ec.MaxRecordBytes, MaxDepth: ec.MaxDepth, MaxString: ec.MaxStringBytes},
 		accounts:  make(map[string]*account),
@@ -74,7 +81,14 @@ func newWorker(e *Engine, topic string, partition int32) *worker {
 func (w *worker) process(ctx context.Context, recs []*kgo.Record, out rowWriter) error {
 	w.batch.Reset()
 	for _, r := range recs {
-		w.apply(r)
+		if r.Attrs.IsControl() {
+			continue // a transaction marker
+		}
+		if w.rekeyed {
+			w.score(r)
+		} else {
+			w.ingest(r)
+		}
 	}
 	if w.batch.Len() == 0 {
 		return nil
@@ -89,11 +103,14 @@ const (
 	resultIgnored    = "ignored"
 	resultDuplicate  = "duplicate"
 	resultDeadLetter = "dead_letter"
-	resultSkipped    = "skipped"
+	resultForwarded  = "forwarded"
 )
 
-// apply runs one record through decode, de-duplication, identity and scoring.
-func (w *worker) apply(r *kgo.Record) {
+// ingest runs one input record through decode, de-duplication and identity.
+// A record resolved to an account is forwarded, with the anonymous events its
+// link released, to the repartition topic keyed by the account, where the
+// account's worker scores it.
+func (w *worker) ingest(r *kgo.Record) {
 	ev := &w.ev
 	if err := event.Decode(r.Value, ev, w.limits); err != nil {
 		var de *event.DecodeError
@@ -121,7 +138,34 @@ func (w *worker) apply(r *kgo.Record) {
 		return
 	}
 	pending := w.identity.Link(ev, id, method)
+	if err := w.forward(id, pending, r); err != nil {
+		// Unreachable for records that decoded; kept as a dead letter so
+		// nothing disappears.
+		w.dlq.send(r, "forward_failed", err.Error())
+		w.metrics.records.WithLabelValues(resultDeadLetter).Inc()
+		w.metrics.deadLetters.WithLabelValues("forward_failed").Inc()
+		return
+	}
+	w.metrics.records.WithLabelValues(resultForwarded).Inc()
+}
 
+// score applies a forwarded event to its account: the released anonymous
+// events first, then the event itself, then one evaluation.
+func (w *worker) score(r *kgo.Record) {
+	f, err := decodeForward(r)
+	if err == nil {
+		err = event.Decode(f.Raw, &w.ev, w.limits)
+	}
+	if err != nil {
+		w.dlq.send(r, "invalid_forward", err.Error())
+		w.metrics.records.WithLabelValues(resultDeadLetter).Inc()
+		w.metrics.deadLetters.WithLabelValues("invalid_forward").Inc()
+		return
+	}
+	w.scoreEvent(string(r.Key), f.Pending, &w.ev, f.Source)
+}
+
+func (w *worker) scoreEvent(id string, pending []features.Pending, ev *event.Event, src rows.Source) {
 	a := w.accounts[id]
 	if a == nil {
 		a = &account{}
@@ -146,7 +190,6 @@ func (w *worker) apply(r *kgo.Record) {
 
 	w.rules.Evaluate(&a.Score, &w.res)
 	res := &w.res
-	src := rows.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}
 	if !a.EnteredFunnel || res.Stage != stageBefore {
 		from := stageBefore.String()
 		if !a.EnteredFunnel {

@@ -88,7 +88,7 @@ engine: {flush_interval: 50ms, max_poll_records: 500}
 	waitCommitted := func(cmd *exec.Cmd, stderr *lockedBuffer, n int64) {
 		deadline := time.Now().Add(2 * time.Minute)
 		for {
-			lag, err := pipeline.GroupLag(ctx, brokers, name, "leadscore.events")
+			lag, err := pipeline.GroupLag(ctx, brokers, name, "leadscore.events", name+"-repartition")
 			if err == nil && crashEvents-lag >= n {
 				return
 			}

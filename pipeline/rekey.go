@@ -1,0 +1,60 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/segmentio/encoding/json"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/leadscore/leadscore/features"
+	"github.com/leadscore/leadscore/internal/rows"
+)
+
+// Events arrive keyed by visitor, but an account's state must live in one
+// place. So scoring is two steps, as Kafka Streams repartitions: the worker
+// of an input partition resolves each event's account and forwards it, inside
+// the cycle's transaction, to the repartition topic keyed by the account; the
+// worker of the account's repartition partition scores it. Whatever instance
+// owns that partition owns the account.
+
+// forwarded is a repartition record's value: the original event, the input
+// record it came from (the identity of the rows it produces), and the
+// anonymous events its identity link released, to be scored first.
+type forwarded struct {
+	Source  rows.Source        `json:"source"`
+	Pending []features.Pending `json:"pending,omitempty"`
+	Raw     json.RawMessage    `json:"event"`
+}
+
+// forward produces a resolved event to the repartition topic. Records of one
+// account go to one partition (the key's hash), in the order produced.
+func (e *Engine) forward(account string, pending []features.Pending, r *kgo.Record) error {
+	v, err := json.Marshal(forwarded{
+		Source:  rows.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset},
+		Pending: pending,
+		Raw:     r.Value,
+	})
+	if err != nil {
+		return fmt.Errorf("encode forwarded event: %w", err)
+	}
+	e.cl.Produce(context.Background(), &kgo.Record{Topic: e.cfg.repartitionTopic(), Key: []byte(account), Value: v},
+		func(_ *kgo.Record, err error) {
+			if err != nil {
+				e.dlq.fail(fmt.Errorf("produce to repartition topic: %w", err))
+			}
+		})
+	return nil
+}
+
+func decodeForward(r *kgo.Record) (*forwarded, error) {
+	var f forwarded
+	if err := json.Unmarshal(r.Value, &f); err != nil {
+		return nil, fmt.Errorf("decode forwarded event: %w", err)
+	}
+	if len(r.Key) == 0 || len(f.Raw) == 0 {
+		return nil, errors.New("decode forwarded event: no account or no event")
+	}
+	return &f, nil
+}
