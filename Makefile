@@ -5,7 +5,7 @@ GO        ?= go
 PKGS      := ./...
 TESTFLAGS ?= -race -shuffle=on -timeout 13m
 
-.PHONY: run test deps build vet fuzz bench-regress clickhouse-start clickhouse-stop clean
+.PHONY: run test soak deps build vet fuzz bench-regress clickhouse-start clickhouse-stop clean
 
 ## run: set up, start a local ClickHouse, and run the engine on a bounded demo stream
 run: deps
@@ -16,6 +16,10 @@ run: deps
 ## test: set up and run every test (unit, end to end on real Kafka protocol and ClickHouse, fuzz seeds)
 test: deps vet
 	$(GO) test $(TESTFLAGS) $(PKGS)
+
+## soak: the fault-injection suite at full size (500 000 events, a 60 s ClickHouse outage)
+soak: deps
+	LEADSCORE_SOAK=1 $(GO) test -timeout 60m -run TestFaults -v ./cmd/leadscore
 
 deps:
 	@scripts/deps.sh

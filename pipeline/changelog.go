@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/segmentio/encoding/json"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -105,8 +106,7 @@ func (w *worker) changes(produce func(*kgo.Record), topic string, accounts []str
 var brokenRestore = false
 
 // restore rebuilds w's state from its changelog partition: every committed
-// record up to the partition's last stable offset, the newest per key
-// winning.
+// record up to the partition's end, the newest per key winning.
 func (e *Engine) restore(ctx context.Context, w *worker) (records int, err error) {
 	if brokenRestore {
 		return 0, nil
@@ -123,19 +123,14 @@ func (e *Engine) restore(ctx context.Context, w *worker) (records int, err error
 		return 0, fmt.Errorf("restore %s: %w", w.key(), err)
 	}
 	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
+	end, err := e.changelogEnd(ctx, kadm.NewClient(cl), topic, w.partition)
 	if err != nil {
-		return 0, fmt.Errorf("restore %s: list offsets of %s: %w", w.key(), topic, err)
-	}
-	end, ok := ends.Lookup(topic, w.partition)
-	if !ok || end.Err != nil {
-		return 0, fmt.Errorf("restore %s: changelog %s has no partition %d (it needs as many partitions as the input): %v",
-			w.key(), topic, w.partition, end.Err)
+		return 0, fmt.Errorf("restore %s: %w", w.key(), err)
 	}
 	prefix := w.topic + "\x00"
 	var cursor *dedupCursor
 	last := int64(-1)
-	for last < end.Offset-1 {
+	for last < end-1 {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
 			return records, fmt.Errorf("restore %s: %w", w.key(), err)
@@ -165,6 +160,53 @@ func (e *Engine) restore(ctx context.Context, w *worker) (records int, err error
 		w.dedup.SetCursor(cursor.Next, cursor.Full)
 	}
 	return records, nil
+}
+
+// changelogEnd is the offset to restore a changelog partition up to: its
+// high watermark once every transaction open on it has ended, so that every
+// record below it is decided. The last stable offset alone is not enough: a
+// changelog partition has several writers (input partition p and
+// repartition partition p may be owned by different instances), and another
+// writer's open transaction would hide records the previous owner committed
+// after it began. A dead previous owner's open transaction ends when its
+// successor fences it or when it times out.
+func (e *Engine) changelogEnd(ctx context.Context, adm *kadm.Client, topic string, partition int32) (int64, error) {
+	lookup := func(list func(context.Context, ...string) (kadm.ListedOffsets, error)) (int64, error) {
+		offs, err := list(ctx, topic)
+		if err != nil {
+			return 0, fmt.Errorf("list offsets of %s: %w", topic, err)
+		}
+		o, ok := offs.Lookup(topic, partition)
+		if !ok || o.Err != nil {
+			return 0, fmt.Errorf("changelog %s has no partition %d (it needs as many partitions as the input): %v", topic, partition, o.Err)
+		}
+		return o.Offset, nil
+	}
+	end, err := lookup(adm.ListEndOffsets)
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	warned := false
+	for {
+		stable, err := lookup(adm.ListCommittedOffsets)
+		if err != nil {
+			return 0, err
+		}
+		if stable >= end {
+			return end, nil
+		}
+		if !warned && time.Since(start) > 2*time.Second {
+			warned = true
+			e.log.Warn("waiting for transactions open on the changelog to end (a dead owner's ends when it times out)",
+				"topic", topic, "partition", partition, "stable", stable, "end", end)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func (w *worker) restoreRecord(kind byte, id string, v []byte, cursor **dedupCursor) error {

@@ -81,6 +81,13 @@ type ClickHouseConfig struct {
 	Disabled      bool     `yaml:"disabled"`
 	MaxBufferRows int      `yaml:"max_buffer_rows"`
 	DialTimeout   Duration `yaml:"dial_timeout"`
+	// FlushTimeout bounds one commit's ClickHouse flush. When it runs out
+	// the cycle is aborted (the consumer rewinds to the last commit),
+	// fetching pauses and the engine probes ClickHouse every
+	// probe_interval, resuming when it answers. It must stay well below the
+	// Kafka transaction timeout.
+	FlushTimeout  Duration `yaml:"flush_timeout"`
+	ProbeInterval Duration `yaml:"probe_interval"`
 }
 
 // HTTPConfig is the operational endpoint: /metrics, /healthz, /readyz.
@@ -154,6 +161,8 @@ func DefaultConfig() Config {
 			Username:      "default",
 			MaxBufferRows: 500_000,
 			DialTimeout:   Duration(5 * time.Second),
+			FlushTimeout:  Duration(10 * time.Second),
+			ProbeInterval: Duration(2 * time.Second),
 		},
 		HTTP: HTTPConfig{Listen: "127.0.0.1:8080"},
 		Engine: EngineConfig{
@@ -341,6 +350,12 @@ func (c *Config) Validate() error {
 		}
 		if c.ClickHouse.MaxBufferRows < 1 {
 			bad("clickhouse.max_buffer_rows", "must be at least 1")
+		}
+		if ft := c.ClickHouse.FlushTimeout.D(); ft <= 0 || ft > maxFlushTimeout {
+			bad("clickhouse.flush_timeout", "must be positive and at most %s (below the Kafka transaction timeout), got %s", maxFlushTimeout, ft)
+		}
+		if c.ClickHouse.ProbeInterval <= 0 {
+			bad("clickhouse.probe_interval", "must be positive")
 		}
 	}
 	if c.Rules != "" {

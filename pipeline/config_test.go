@@ -64,6 +64,8 @@ kafka:
   partitions: 0
 clickhouse:
   addr: []
+  flush_timeout: 45s
+  probe_interval: 0s
 rules: /does/not/exist.yaml
 engine:
   flush_interval: 0s
@@ -78,6 +80,7 @@ log:
 	lines := strings.Split(err.Error(), "\n")
 	for _, field := range []string{
 		"kafka.brokers[0]", "kafka.group", "kafka.topics[0]", "kafka.partitions", "clickhouse.addr",
+		"clickhouse.flush_timeout", "clickhouse.probe_interval",
 		"rules", "engine.flush_interval", "engine.dedup_window", "log.level",
 	} {
 		found := false

@@ -65,6 +65,13 @@ func (d *deadLetters) fail(err error) {
 	d.mu.Unlock()
 }
 
+// reset forgets the errors of an aborted cycle's records.
+func (d *deadLetters) reset() {
+	d.mu.Lock()
+	d.errs = nil
+	d.mu.Unlock()
+}
+
 // flush waits for every dead letter sent so far and reports produce errors.
 func (d *deadLetters) flush(ctx context.Context) error {
 	if err := d.cl.Flush(ctx); err != nil {

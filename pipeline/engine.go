@@ -20,8 +20,15 @@ import (
 	"github.com/leadscore/leadscore/sinks"
 )
 
-// shutdownTimeout bounds the final flush and commit on stop.
-const shutdownTimeout = 30 * time.Second
+const (
+	// shutdownTimeout bounds the final flush and commit on stop.
+	shutdownTimeout = 30 * time.Second
+	// transactionTimeout is the Kafka transaction timeout: a cycle must
+	// commit within it. A cycle's ClickHouse flush is bounded by
+	// clickhouse.flush_timeout, at most maxFlushTimeout.
+	transactionTimeout = time.Minute
+	maxFlushTimeout    = 30 * time.Second
+)
 
 // Engine runs the consumer group and everything downstream of it.
 //
@@ -53,6 +60,10 @@ type Engine struct {
 	revokedSinceEnd bool // a revoke ran since the last End: reset the session
 	cycleStart      time.Time
 	cycleRecords    int
+	// sinkDown: a flush timed out; fetching is paused until the sinks
+	// answer a probe, at nextProbe.
+	sinkDown  bool
+	nextProbe time.Time
 
 	ready    atomic.Bool
 	sinkErr  atomic.Pointer[error]
@@ -172,6 +183,7 @@ func (e *Engine) connect() error {
 		kgo.SeedBrokers(e.Brokers()...),
 		kgo.ClientID(kc.ClientID),
 		kgo.TransactionalID(e.cfg.transactionalID()),
+		kgo.TransactionTimeout(transactionTimeout),
 		kgo.ConsumerGroup(kc.Group),
 		kgo.ConsumeTopics(e.cfg.ConsumedTopics()...),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
@@ -205,6 +217,17 @@ func (e *Engine) connect() error {
 		return fmt.Errorf("create kafka client: %w", err)
 	}
 	e.sess, e.cl = sess, sess.Client()
+	// Initialise the transactional producer now, before any partition is
+	// restored: that fences a dead predecessor with the same
+	// transactional_id and aborts its open transaction, which would
+	// otherwise hold the changelog's last stable offset (and the restore)
+	// until it timed out.
+	ictx, cancel := context.WithTimeout(context.Background(), transactionTimeout)
+	defer cancel()
+	if _, _, err := e.cl.ProducerID(ictx); err != nil {
+		sess.Close()
+		return fmt.Errorf("initialise the transactional producer %q: %w", e.cfg.transactionalID(), err)
+	}
 	e.dlq = &deadLetters{cl: e.cl, topic: kc.DLQTopic}
 	e.sinks = append(e.sinks, sinks.NewKafka(e.cl, kc.ScoreChangesTopic, e.reg))
 	if !e.cfg.ClickHouse.Disabled {
@@ -243,6 +266,9 @@ func (e *Engine) closeSinks() {
 // records arrive.
 func (e *Engine) loop(ctx context.Context) error {
 	for {
+		if e.sinkDown && !time.Now().Before(e.nextProbe) {
+			e.probeSinks(ctx)
+		}
 		pctx, cancel := context.WithTimeout(ctx, e.cfg.Engine.FlushInterval.D())
 		fetches := e.sess.PollRecords(pctx, e.cfg.Engine.MaxPollRecords)
 		cancel()
@@ -284,21 +310,25 @@ func (e *Engine) cycleDue() bool {
 	return time.Since(e.cycleStart) >= e.cfg.Engine.FlushInterval.D() || e.cycleRecords >= e.cfg.Engine.FlushRecords
 }
 
-// begin opens the cycle's transaction. Called with mu held.
-func (e *Engine) begin(ctx context.Context) error {
+// begin opens the cycle's transaction, called with mu held on the first
+// non-empty poll after a commit. It reports false when the poll's records
+// must be dropped instead: after a revoke the session aborts the next
+// transaction it ends, so an empty one is ended first, and that rewinds
+// the consumer to the committed offsets, before the records just polled;
+// they are fetched again.
+func (e *Engine) begin(ctx context.Context) (bool, error) {
 	if e.revokedSinceEnd {
-		// The session aborts the first transaction that ends after a
-		// revoke; end an empty one so that it is not ours with work in it.
 		if _, err := e.sess.End(ctx, kgo.TryAbort); err != nil {
-			return fmt.Errorf("reset transaction session: %w", err)
+			return false, fmt.Errorf("reset transaction session: %w", err)
 		}
 		e.revokedSinceEnd = false
+		return false, nil
 	}
 	if err := e.sess.Begin(); err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+		return false, fmt.Errorf("begin transaction: %w", err)
 	}
 	e.inTxn, e.cycleStart, e.cycleRecords = true, time.Now(), 0
-	return nil
+	return true, nil
 }
 
 // processFetches hands each partition's records to its worker, in parallel.
@@ -308,7 +338,7 @@ func (e *Engine) processFetches(ctx context.Context, fetches kgo.Fetches) error 
 		return nil
 	}
 	if !e.inTxn {
-		if err := e.begin(ctx); err != nil {
+		if ok, err := e.begin(ctx); !ok {
 			return err
 		}
 	}
@@ -370,16 +400,12 @@ func (e *Engine) commitCycle(ctx context.Context) error {
 		}
 		e.metrics.changelog.Add(float64(len(changed)))
 	}
-	if b.Len() > 0 {
-		if err := multiWriter(e.sinks).Write(ctx, &b); err != nil {
-			return err
-		}
-	}
-	for _, s := range e.sinks {
-		if err := s.Flush(ctx); err != nil {
+	if err := e.flushSinks(ctx, &b); err != nil {
+		if ctx.Err() != nil || errors.Is(err, sinks.ErrPermanent) || e.cfg.ClickHouse.Disabled {
 			e.setSinkErr(err)
 			return fmt.Errorf("flush sink: %w", err)
 		}
+		return e.backOff(ctx, err)
 	}
 	if err := e.dlq.flush(ctx); err != nil {
 		return err
@@ -404,6 +430,75 @@ func (e *Engine) commitCycle(ctx context.Context) error {
 	e.metrics.commits.Inc()
 	e.metrics.cycle.Observe(time.Since(start).Seconds())
 	return nil
+}
+
+// flushSinks writes the account rows and flushes every sink, the whole
+// within clickhouse.flush_timeout.
+func (e *Engine) flushSinks(ctx context.Context, b *rows.Batch) error {
+	fctx, cancel := context.WithTimeout(ctx, e.cfg.ClickHouse.FlushTimeout.D())
+	defer cancel()
+	if b.Len() > 0 {
+		if err := multiWriter(e.sinks).Write(fctx, b); err != nil {
+			return err
+		}
+	}
+	for _, s := range e.sinks {
+		if err := s.Flush(fctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// backOff handles a sink that did not take a cycle's rows in time: the
+// transaction is aborted (the consumer rewinds to the committed offsets),
+// the sinks drop the cycle's rows, the state is rebuilt from the changelog,
+// and fetching pauses until a probe finds the sinks back. Nothing is held in
+// memory while waiting, and polling goes on, so the group keeps the member
+// and rebalances proceed. The redone cycle writes the same rows. Called
+// with mu held.
+func (e *Engine) backOff(ctx context.Context, cause error) error {
+	e.setSinkErr(cause)
+	e.metrics.sinkDown.Set(1)
+	e.log.Error("sink did not take the cycle's rows in time; pausing consumption until it answers",
+		"err", cause, "flush_timeout", e.cfg.ClickHouse.FlushTimeout.D().String())
+	e.cl.PauseFetchTopics(e.cfg.ConsumedTopics()...)
+	if _, err := e.sess.End(ctx, kgo.TryAbort); err != nil {
+		e.inTxn = false
+		return fmt.Errorf("abort transaction after sink failure: %w", err)
+	}
+	e.inTxn = false
+	e.metrics.aborts.Inc()
+	e.dlq.reset()
+	for _, s := range e.sinks {
+		if d, ok := s.(sinks.Discarder); ok {
+			d.Discard(ctx)
+		}
+	}
+	e.sinkDown, e.nextProbe = true, time.Now().Add(e.cfg.ClickHouse.ProbeInterval.D())
+	return e.rebuild(ctx)
+}
+
+// probeSinks pings every sink that can be pinged; when all answer,
+// fetching resumes from the committed offsets.
+func (e *Engine) probeSinks(ctx context.Context) {
+	pctx, cancel := context.WithTimeout(ctx, e.cfg.ClickHouse.ProbeInterval.D())
+	defer cancel()
+	for _, s := range e.sinks {
+		if p, ok := s.(sinks.Pinger); ok {
+			if err := p.Ping(pctx); err != nil {
+				e.setSinkErr(err)
+				e.nextProbe = time.Now().Add(e.cfg.ClickHouse.ProbeInterval.D())
+				e.log.Warn("sink still down; consumption stays paused", "err", err)
+				return
+			}
+		}
+	}
+	e.setSinkErr(nil)
+	e.metrics.sinkDown.Set(0)
+	e.sinkDown = false
+	e.cl.ResumeFetchTopics(e.cfg.ConsumedTopics()...)
+	e.log.Info("sink answers again; consumption resumed")
 }
 
 // abort ends an open transaction without committing, on the way out.

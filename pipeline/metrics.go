@@ -15,6 +15,7 @@ type metrics struct {
 	aborts      prometheus.Counter
 	restore     prometheus.Histogram
 	rekeyHop    prometheus.Gauge
+	sinkDown    prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -61,6 +62,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Time to restore a partition's state from the changelog.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 20),
 		}),
+		sinkDown: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "leadscore_pipeline_sink_down",
+			Help: "1 while a sink did not take a cycle's rows in time and consumption is paused until it answers.",
+		}),
 		rekeyHop: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "leadscore_pipeline_rekey_skipped",
 			Help: "1 when resolved events are scored where they arrive instead of going through the repartition topic; always 0 for now (the hop is always taken).",
@@ -68,7 +73,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.records, m.deadLetters, m.changes, m.accounts, m.partitions,
-			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.rekeyHop)
+			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.sinkDown, m.rekeyHop)
 	}
 	m.rekeyHop.Set(0)
 	return m

@@ -161,8 +161,9 @@ type ClickHouse struct {
 }
 
 var (
-	_ Sink   = (*ClickHouse)(nil)
-	_ Pinger = (*ClickHouse)(nil)
+	_ Sink      = (*ClickHouse)(nil)
+	_ Pinger    = (*ClickHouse)(nil)
+	_ Discarder = (*ClickHouse)(nil)
 )
 
 // NewClickHouse returns a ClickHouse sink for cfg. It opens the connection
@@ -323,6 +324,25 @@ func (c *ClickHouse) insert(ctx context.Context, t chTable) error {
 		}
 	}
 	return batch.Send()
+}
+
+// Discard drops every row not yet durable: the pending blocks (including a
+// partly inserted one) and the rows written since the last Flush.
+func (c *ClickHouse) Discard(ctx context.Context) {
+	select {
+	case c.flushing <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	defer func() { <-c.flushing }()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pending = nil
+	c.cur.reset()
+	c.buffered = 0
+	c.m.buffered.Set(0)
+	close(c.space)
+	c.space = make(chan struct{})
 }
 
 // Ping checks that a server answers.

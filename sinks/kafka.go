@@ -57,7 +57,10 @@ type Kafka struct {
 	closeErr  error
 }
 
-var _ Sink = (*Kafka)(nil)
+var (
+	_ Sink      = (*Kafka)(nil)
+	_ Discarder = (*Kafka)(nil)
+)
 
 // NewKafka returns a Kafka sink producing to topic with cl. Metrics go to reg
 // (nil: none).
@@ -229,6 +232,20 @@ func (k *Kafka) waitGen(ctx context.Context, gen uint64) error {
 		}
 		k.mu.Lock()
 	}
+}
+
+// Discard is for after the caller aborted the transaction its records were
+// produced in (they fail with kgo.ErrAborting): it waits, until ctx is done,
+// for the records still in flight, then forgets their errors.
+func (k *Kafka) Discard(ctx context.Context) {
+	k.mu.Lock()
+	gen := k.gen
+	k.gen++
+	k.mu.Unlock()
+	_ = k.waitGen(ctx, gen)
+	k.mu.Lock()
+	k.firstErr, k.failed = nil, 0
+	k.mu.Unlock()
 }
 
 // Close stops accepting rows and flushes until ctx is done; records still in

@@ -218,3 +218,19 @@ func BenchmarkKafkaEncode(b *testing.B) {
 	}
 	b.SetBytes(int64(len(buf)))
 }
+
+// TestKafkaDiscardForgetsAbortedRecords: after the caller aborted the
+// records (here: failed by the broker), Discard waits for them and forgets
+// their errors, so the redone work's Flush succeeds.
+func TestKafkaDiscardForgetsAbortedRecords(t *testing.T) {
+	c, cl := newTestKafka(t, kgo.ProducerBatchMaxBytes(2048))
+	sink := NewKafka(cl, testTopic, nil)
+	huge := testChanges("huge", 1)
+	huge[0].RulesVersion = strings.Repeat("x", 4096)
+	require.NoError(t, sink.Write(t.Context(), &rows.Batch{Changes: huge}))
+	sink.Discard(t.Context())
+	good := testChanges("ok", 2)
+	require.NoError(t, sink.Write(t.Context(), &rows.Batch{Changes: good}))
+	require.NoError(t, sink.Flush(t.Context()), "the discarded record's error is forgotten")
+	requireSameChanges(t, good, decodeChanges(t, consumeAll(t, c)))
+}

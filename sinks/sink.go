@@ -24,3 +24,11 @@ type Sink interface {
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
+
+// Discarder is an optional ability: a sink that holds rows not yet durable
+// can drop them, and forget their errors, after the caller aborted the work
+// that wrote them and will write it again from its last commit. Discard must
+// not run at the same time as Write or Flush.
+type Discarder interface {
+	Discard(ctx context.Context)
+}
