@@ -24,6 +24,7 @@ func BenchmarkEngineKafkaOnly(b *testing.B) {
 	cfg.ClickHouse.Disabled = true
 	cfg.HTTP.Listen = ""
 	cfg.Log.Level = "error"
+	cfg.Engine.StateDir = b.TempDir()
 	cluster, err := pipeline.StartEmbedded(cfg)
 	require.NoError(b, err)
 	defer cluster.Close()

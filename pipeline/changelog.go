@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/leadscore/leadscore/features"
+	"github.com/leadscore/leadscore/internal/statestore"
 )
 
 // The changelog is a compacted topic holding every partition's state, as
@@ -127,6 +128,17 @@ func (e *Engine) restore(ctx context.Context, w *worker) (records int, err error
 	if err != nil {
 		return 0, fmt.Errorf("restore %s: %w", w.key(), err)
 	}
+	var spill *statestore.Batch
+	if w.spill != nil {
+		// The store caches this partition's changelog: start it afresh.
+		if err := w.spill.Clear(); err != nil {
+			return 0, fmt.Errorf("restore %s: %w", w.key(), err)
+		}
+		spill = e.store.NewBatch()
+		defer spill.Close()
+	}
+	limit := e.restoreLimit()
+	w.now = nowNano()
 	prefix := w.topic + "\x00"
 	var cursor *dedupCursor
 	last := int64(-1)
@@ -151,13 +163,24 @@ func (e *Engine) restore(ctx context.Context, w *worker) (records int, err error
 			if len(r.Key) > len(prefix)+2 {
 				id = string(r.Key[len(prefix)+2:])
 			}
-			if err := w.restoreRecord(kind, id, r.Value, &cursor); err != nil {
+			var err error
+			if kind == kindAccount {
+				err = w.restoreAccount(id, r.Value, limit, spill)
+			} else {
+				err = w.restoreRecord(kind, id, r.Value, &cursor)
+			}
+			if err != nil {
 				return records, fmt.Errorf("restore %s: offset %d: %w", w.key(), r.Offset, err)
 			}
 		}
 	}
 	if cursor != nil {
 		w.dedup.SetCursor(cursor.Next, cursor.Full)
+	}
+	if spill != nil {
+		if err := spill.Commit(); err != nil {
+			return records, fmt.Errorf("restore %s: %w", w.key(), err)
+		}
 	}
 	return records, nil
 }
@@ -211,12 +234,6 @@ func (e *Engine) changelogEnd(ctx context.Context, adm *kadm.Client, topic strin
 
 func (w *worker) restoreRecord(kind byte, id string, v []byte, cursor **dedupCursor) error {
 	switch kind {
-	case kindAccount:
-		a := &account{}
-		if err := json.Unmarshal(v, a); err != nil {
-			return fmt.Errorf("decode account %s: %w", id, err)
-		}
-		w.accounts[id] = a
 	case kindPerson:
 		w.identity.RestorePerson(id, string(v))
 	case kindVisitor:

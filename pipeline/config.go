@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -114,6 +115,16 @@ type EngineConfig struct {
 	MaxStringBytes int `yaml:"max_string_bytes"`
 	// Freemail adds domains to the embedded free-mail and disposable list.
 	Freemail []string `yaml:"freemail"`
+	// MaxResidentAccounts caps the accounts kept in memory by the
+	// instance; beyond it the least recently used go to the local state
+	// store (StateDir) and come back when they are seen again. 0: no cap.
+	MaxResidentAccounts int `yaml:"max_resident_accounts"`
+	// IdleTTL moves accounts not seen for this long to the state store.
+	// 0: never.
+	IdleTTL Duration `yaml:"idle_ttl"`
+	// StateDir holds the local state store, a cache of the changelog that
+	// is emptied at start. Default: <temp dir>/leadscore-<transactional id>.
+	StateDir string `yaml:"state_dir"`
 }
 
 // LogConfig sets up log/slog.
@@ -174,6 +185,8 @@ func DefaultConfig() Config {
 			MaxRecordBytes:       1 << 20,
 			MaxDepth:             32,
 			MaxStringBytes:       64 << 10,
+			MaxResidentAccounts:  1_000_000,
+			IdleTTL:              Duration(time.Hour),
 		},
 		Log: LogConfig{Level: "info", Format: "json"},
 	}
@@ -217,6 +230,7 @@ var envVars = []struct {
 	{"LEADSCORE_RULES", func(c *Config, v string) error { c.Rules = v; return nil }},
 	{"LEADSCORE_KAFKA_TRANSACTIONAL_ID", func(c *Config, v string) error { c.Kafka.TransactionalID = v; return nil }},
 	{"LEADSCORE_KAFKA_INSTANCE_ID", func(c *Config, v string) error { c.Kafka.InstanceID = v; return nil }},
+	{"LEADSCORE_STATE_DIR", func(c *Config, v string) error { c.Engine.StateDir = v; return nil }},
 	{"LEADSCORE_HTTP_LISTEN", func(c *Config, v string) error { c.HTTP.Listen = v; return nil }},
 	{"LEADSCORE_LOG_LEVEL", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 	{"LEADSCORE_FLUSH_INTERVAL", func(c *Config, v string) error {
@@ -280,6 +294,20 @@ func (c *Config) transactionalID() string {
 		host = "localhost"
 	}
 	return c.Kafka.ClientID + "-" + host
+}
+
+// stateDir is where the local state store lives.
+func (c *Config) stateDir() string {
+	if c.Engine.StateDir != "" {
+		return c.Engine.StateDir
+	}
+	name := strings.Map(func(r rune) rune {
+		if r == '/' || r == os.PathSeparator || r == 0 {
+			return '_'
+		}
+		return r
+	}, c.transactionalID())
+	return filepath.Join(os.TempDir(), "leadscore-"+name)
 }
 
 // Validate reports every problem at once, each naming the file and field.
@@ -383,6 +411,12 @@ func (c *Config) Validate() error {
 		{"engine.max_record_bytes", e.MaxRecordBytes},
 		{"engine.max_depth", e.MaxDepth},
 		{"engine.max_string_bytes", e.MaxStringBytes},
+	}
+	if e.MaxResidentAccounts < 0 {
+		bad("engine.max_resident_accounts", "must be 0 (no cap) or positive, got %d", e.MaxResidentAccounts)
+	}
+	if e.IdleTTL < 0 {
+		bad("engine.idle_ttl", "must be 0 (never) or positive")
 	}
 	for _, p := range positive {
 		if p.v < 1 {

@@ -44,6 +44,7 @@ func TestMain(m *testing.M) {
 // database with the migrations applied, and a config pointing at both.
 type harness struct {
 	t       *testing.T
+	reg     *prometheus.Registry // of the engine runEngine started last
 	cluster *kfake.Cluster
 	cfg     Config
 	conn    clickhouse.Conn
@@ -61,6 +62,7 @@ func newHarness(t *testing.T) *harness {
 	cfg.ClickHouse.Addr = []string{chServer.Addr}
 	cfg.ClickHouse.Database = chtest.NewDatabase(t, chServer)
 	cfg.HTTP.Listen = ""
+	cfg.Engine.StateDir = t.TempDir()
 	cfg.Engine.FlushInterval = Duration(100 * time.Millisecond)
 	cfg.Engine.MaxPollRecords = 200 // many small batches: more flush and commit points
 	cfg.Log.Level = "warn"
@@ -124,7 +126,8 @@ func (h *harness) kcat(p int32, recs []*scenarioRecord) {
 // runEngine starts an engine and returns a stop function that cancels it
 // (a graceful stop, as SIGTERM) and returns Run's error.
 func (h *harness) runEngine() func() error {
-	e, err := New(h.cfg, WithRegisterer(prometheus.NewRegistry()))
+	h.reg = prometheus.NewRegistry()
+	e, err := New(h.cfg, WithRegisterer(h.reg))
 	require.NoError(h.t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -571,4 +574,47 @@ func TestRekeyByAccount(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	require.Equal(t, len(ex.accounts), n)
+}
+
+// metric is the value of an unlabelled counter or gauge of the last engine.
+func (h *harness) metric(name string) float64 {
+	mfs, err := h.reg.Gather()
+	require.NoError(h.t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			m := mf.GetMetric()[0]
+			if m.GetCounter() != nil {
+				return m.GetCounter().GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	h.t.Fatalf("no metric %s", name)
+	return 0
+}
+
+// TestEvictionIsTransparent runs the scenario with room for one account per
+// scoring worker: accounts keep moving to the local state store and back,
+// and the results equal the oracle's, which keeps everything in memory.
+func TestEvictionIsTransparent(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.Engine.MaxResidentAccounts = scenarioPartitions
+	h.cfg.Engine.MaxPollRecords = 10 // many cycles, each ending with an eviction
+	h.cfg.Engine.FlushRecords = 10
+	s := newScenario(11, 24)
+	ex := s.expect()
+
+	stop := h.runEngine()
+	h.produce(s, 0, 1)
+	h.waitCaughtUp()
+	evicted, reloaded := h.metric("leadscore_pipeline_accounts_evicted_total"), h.metric("leadscore_pipeline_accounts_reloaded_total")
+	resident := h.metric("leadscore_pipeline_accounts")
+	require.NoError(t, stop())
+
+	t.Logf("%d accounts, %.0f evictions, %.0f reloads, %.0f resident at the end", len(ex.accounts), evicted, reloaded, resident)
+	require.Positive(t, evicted)
+	require.Positive(t, reloaded)
+	require.LessOrEqual(t, resident, float64(scenarioPartitions))
+	h.checkClickHouse(ex)
+	h.checkChangesTopic(ex, false)
 }

@@ -51,10 +51,10 @@ func StartEmbedded(cfg Config) (*kfake.Cluster, error) {
 // largest input topic, and checks that existing ones have enough: input
 // partition p keeps its state in changelog partition p, and repartition
 // partition p its accounts' state.
-func ensureInternalTopics(ctx context.Context, brokers []string, cfg Config) error {
+func ensureInternalTopics(ctx context.Context, brokers []string, cfg Config) (repartitions int, err error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
-		return fmt.Errorf("ensure internal topics: %w", err)
+		return 0, fmt.Errorf("ensure internal topics: %w", err)
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
@@ -65,7 +65,7 @@ func ensureInternalTopics(ctx context.Context, brokers []string, cfg Config) err
 	names := append([]string{cfg.changelogTopic(), cfg.repartitionTopic()}, cfg.Kafka.Topics...)
 	td, err := adm.ListTopics(ctx, names...)
 	if err != nil {
-		return fmt.Errorf("ensure internal topics: %w", err)
+		return 0, fmt.Errorf("ensure internal topics: %w", err)
 	}
 	need := 0
 	for _, t := range cfg.Kafka.Topics {
@@ -77,8 +77,12 @@ func ensureInternalTopics(ctx context.Context, brokers []string, cfg Config) err
 		need = int(cfg.Kafka.Partitions)
 	}
 	var errs []error
+	repartitions = need
 	for name, configs := range internal {
 		if d, ok := td[name]; ok && d.Err == nil {
+			if name == cfg.repartitionTopic() {
+				repartitions = len(d.Partitions)
+			}
 			if len(d.Partitions) < need {
 				errs = append(errs, fmt.Errorf("ensure internal topics: %s has %d partitions, the input has %d: add partitions to it", name, len(d.Partitions), need))
 			}
@@ -92,7 +96,7 @@ func ensureInternalTopics(ctx context.Context, brokers []string, cfg Config) err
 			errs = append(errs, fmt.Errorf("ensure internal topics: create %s: %w", name, err))
 		}
 	}
-	return errors.Join(errs...)
+	return repartitions, errors.Join(errs...)
 }
 
 // createTopics creates the input and output topics that do not exist yet.

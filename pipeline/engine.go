@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/leadscore/leadscore/features"
 	"github.com/leadscore/leadscore/internal/rows"
+	"github.com/leadscore/leadscore/internal/statestore"
 	"github.com/leadscore/leadscore/scorer"
 	"github.com/leadscore/leadscore/sinks"
 )
@@ -51,6 +53,11 @@ type Engine struct {
 	embedded *kfake.Cluster
 	sinks    []sinks.Sink
 	dlq      *deadLetters
+	store    *statestore.Store // evicted accounts; nil without a cap or TTL
+	// repartitions is the repartition topic's partition count, which
+	// shares engine.max_resident_accounts between scoring workers.
+	repartitions int
+	lastSweep    time.Time
 
 	// mu guards workers and the cycle. The loop holds it while processing
 	// and committing; rebalance callbacks take it.
@@ -140,8 +147,16 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	if err := ensureInternalTopics(ctx, e.Brokers(), e.cfg); err != nil {
+	if e.repartitions, err = ensureInternalTopics(ctx, e.Brokers(), e.cfg); err != nil {
 		return err
+	}
+	if ec := e.cfg.Engine; ec.MaxResidentAccounts > 0 || ec.IdleTTL > 0 {
+		dir := e.cfg.stateDir()
+		if e.store, err = statestore.Open(dir, statestore.Options{}); err != nil {
+			return fmt.Errorf("open the local state store (engine.state_dir %s): %w", dir, err)
+		}
+		defer e.store.Close()
+		e.log.Info("local state store opened", "dir", dir, "max_resident_accounts", ec.MaxResidentAccounts, "idle_ttl", ec.IdleTTL.D().String())
 	}
 	if err := e.connect(); err != nil {
 		return err
@@ -429,6 +444,58 @@ func (e *Engine) commitCycle(ctx context.Context) error {
 	}
 	e.metrics.commits.Inc()
 	e.metrics.cycle.Observe(time.Since(start).Seconds())
+	return e.evict()
+}
+
+// spillNamespace is where a scoring worker's evicted accounts go; nil for
+// input workers or without a store.
+func (e *Engine) spillNamespace(topic string, partition int32) *statestore.Namespace {
+	if e.store == nil || topic != e.cfg.repartitionTopic() {
+		return nil
+	}
+	return e.store.Namespace(topic + "/" + strconv.Itoa(int(partition)) + "/a")
+}
+
+// restoreLimit is one scoring worker's share of the resident accounts while
+// it restores: the cap over the repartition topic's partitions.
+func (e *Engine) restoreLimit() int {
+	return e.cfg.Engine.MaxResidentAccounts / max(1, e.repartitions)
+}
+
+// evict moves accounts to the store after a commit: the cap is shared by the
+// scoring workers the instance owns now, and idle accounts go once per
+// tenth of the TTL. Called with mu held.
+func (e *Engine) evict() error {
+	if e.store == nil {
+		return nil
+	}
+	ec := e.cfg.Engine
+	var scoring []*worker
+	for _, w := range e.workers {
+		if w.spill != nil {
+			scoring = append(scoring, w)
+		}
+	}
+	if len(scoring) == 0 {
+		return nil
+	}
+	limit := ec.MaxResidentAccounts / len(scoring)
+	if ec.MaxResidentAccounts > 0 {
+		limit = max(limit, 1)
+	}
+	var idleBefore int64
+	if ttl := ec.IdleTTL.D(); ttl > 0 && time.Since(e.lastSweep) >= max(ttl/10, time.Second) {
+		e.lastSweep = time.Now()
+		idleBefore = nowNano() - int64(ttl)
+	}
+	b := e.store.NewBatch()
+	defer b.Close()
+	for _, w := range scoring {
+		if _, err := w.evict(limit, idleBefore, b); err != nil {
+			return fmt.Errorf("evict accounts of %s: %w", w.key(), err)
+		}
+	}
+	e.metrics.storeBytes.Set(float64(e.store.Stats().DiskBytes))
 	return nil
 }
 
@@ -607,6 +674,11 @@ func (e *Engine) dropWorkers(parts map[string][]int32) {
 			e.metrics.accounts.Sub(float64(len(w.accounts)))
 			e.metrics.partitions.Dec()
 			delete(e.workers, k)
+			if w.spill != nil {
+				if err := w.spill.Clear(); err != nil {
+					e.log.Warn("clear the state store of a revoked partition", "partition", w.key(), "err", err)
+				}
+			}
 		}
 	}
 }

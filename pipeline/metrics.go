@@ -16,6 +16,9 @@ type metrics struct {
 	restore     prometheus.Histogram
 	rekeyHop    prometheus.Gauge
 	sinkDown    prometheus.Gauge
+	evicted     prometheus.Counter
+	reloaded    prometheus.Counter
+	storeBytes  prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -62,6 +65,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Time to restore a partition's state from the changelog.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 20),
 		}),
+		evicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_accounts_evicted_total",
+			Help: "Accounts moved from memory to the local state store (over engine.max_resident_accounts or idle past engine.idle_ttl).",
+		}),
+		reloaded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_accounts_reloaded_total",
+			Help: "Accounts read back from the local state store when seen again.",
+		}),
+		storeBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "leadscore_pipeline_state_store_bytes",
+			Help: "Disk used by the local state store.",
+		}),
 		sinkDown: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "leadscore_pipeline_sink_down",
 			Help: "1 while a sink did not take a cycle's rows in time and consumption is paused until it answers.",
@@ -73,7 +88,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.records, m.deadLetters, m.changes, m.accounts, m.partitions,
-			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.sinkDown, m.rekeyHop)
+			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.sinkDown, m.evicted, m.reloaded, m.storeBytes, m.rekeyHop)
 	}
 	m.rekeyHop.Set(0)
 	return m

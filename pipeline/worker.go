@@ -10,6 +10,7 @@ import (
 	"github.com/leadscore/leadscore/features"
 	"github.com/leadscore/leadscore/internal/event"
 	"github.com/leadscore/leadscore/internal/rows"
+	"github.com/leadscore/leadscore/internal/statestore"
 	"github.com/leadscore/leadscore/scorer"
 )
 
@@ -30,7 +31,8 @@ type account struct {
 	// EnteredFunnel: the first funnel transition ("" -> first stage) is written.
 	EnteredFunnel bool `json:"entered_funnel"`
 
-	dirty bool // changed since the last account_scores row was written
+	dirty bool  // changed since the last account_scores row was written
+	used  int64 // when last seen (unix nanoseconds), for eviction
 }
 
 // worker owns one partition's state. Only the poll loop (or a rebalance
@@ -47,6 +49,8 @@ type worker struct {
 	rules    *scorer.Rules
 	limits   event.Limits
 	accounts map[string]*account
+	spill    *statestore.Namespace // evicted accounts; nil: no store
+	now      int64                 // start of the batch being processed
 	identity *features.Identity
 	dedup    *features.Dedup
 
@@ -69,6 +73,7 @@ func newWorker(e *Engine, topic string, partition int32) *worker {
 		rules:     e.rules,
 		limits:    event.Limits{MaxBytes: ec.MaxRecordBytes, MaxDepth: ec.MaxDepth, MaxString: ec.MaxStringBytes},
 		accounts:  make(map[string]*account),
+		spill:     e.spillNamespace(topic, partition),
 		identity:  features.NewIdentity(e.ipMatcher, ec.MaxPendingPerVisitor, ec.Freemail),
 		dedup:     features.NewDedup(ec.DedupWindow),
 		dlq:       e.dlq,
@@ -80,12 +85,15 @@ func newWorker(e *Engine, topic string, partition int32) *worker {
 // they produce to the sinks.
 func (w *worker) process(ctx context.Context, recs []*kgo.Record, out rowWriter) error {
 	w.batch.Reset()
+	w.now = nowNano()
 	for _, r := range recs {
 		if r.Attrs.IsControl() {
 			continue // a transaction marker
 		}
 		if w.rekeyed {
-			w.score(r)
+			if err := w.score(r); err != nil {
+				return err
+			}
 		} else {
 			w.ingest(r)
 		}
@@ -151,7 +159,7 @@ func (w *worker) ingest(r *kgo.Record) {
 
 // score applies a forwarded event to its account: the released anonymous
 // events first, then the event itself, then one evaluation.
-func (w *worker) score(r *kgo.Record) {
+func (w *worker) score(r *kgo.Record) error {
 	f, err := decodeForward(r)
 	if err == nil {
 		err = event.Decode(f.Raw, &w.ev, w.limits)
@@ -160,17 +168,15 @@ func (w *worker) score(r *kgo.Record) {
 		w.dlq.send(r, "invalid_forward", err.Error())
 		w.metrics.records.WithLabelValues(resultDeadLetter).Inc()
 		w.metrics.deadLetters.WithLabelValues("invalid_forward").Inc()
-		return
+		return nil
 	}
-	w.scoreEvent(string(r.Key), f.Pending, &w.ev, f.Source)
+	return w.scoreEvent(string(r.Key), f.Pending, &w.ev, f.Source)
 }
 
-func (w *worker) scoreEvent(id string, pending []features.Pending, ev *event.Event, src rows.Source) {
-	a := w.accounts[id]
-	if a == nil {
-		a = &account{}
-		w.accounts[id] = a
-		w.metrics.accounts.Inc()
+func (w *worker) scoreEvent(id string, pending []features.Pending, ev *event.Event, src rows.Source) error {
+	a, err := w.account(id)
+	if err != nil {
+		return err
 	}
 	stageBefore := a.Score.Stage
 	for i := range pending {
@@ -219,6 +225,7 @@ func (w *worker) scoreEvent(id string, pending []features.Pending, ev *event.Eve
 		w.metrics.changes.Inc()
 	}
 	w.metrics.records.WithLabelValues(resultScored).Inc()
+	return nil
 }
 
 // observe applies one event to the account's scoring state and channel.

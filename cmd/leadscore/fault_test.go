@@ -138,27 +138,36 @@ func (f *faultEnv) restartBroker(down time.Duration) {
 
 // scenario is one consumer group with its own outputs and database.
 type scenario struct {
+	t        *testing.T // of the (sub)test running it
 	f        *faultEnv
 	topic    string // input
 	name     string
 	bin      string
 	cfg      string
 	database string
+	dir      string // each instance's state store is under it
 }
 
-func (f *faultEnv) scenario(name, bin string) *scenario {
-	return f.scenarioOn(inputTopic, name, bin)
+func (f *faultEnv) scenario(t *testing.T, name, bin string) *scenario {
+	return f.scenarioOn(t, inputTopic, name, bin)
 }
 
 // scenarioOn is a scenario reading topic, which holds plan.events records
 // once produced.
-func (f *faultEnv) scenarioOn(topic, name, bin string) *scenario {
-	f.t.Helper()
-	s := &scenario{f: f, topic: topic, name: name, bin: bin, database: chtest.NewDatabase(f.t, f.ch)}
+func (f *faultEnv) scenarioOn(t *testing.T, topic, name, bin string) *scenario {
+	t.Helper()
+	s := &scenario{t: t, f: f, topic: topic, name: name, bin: bin, database: chtest.NewDatabase(t, f.ch), dir: t.TempDir()}
 	_, err := sinks.Migrate(context.Background(), sinks.ClickHouseConfig{Addr: []string{f.ch.Addr}, Database: s.database})
-	require.NoError(f.t, err)
-	s.cfg = filepath.Join(f.t.TempDir(), name+".yaml")
-	require.NoError(f.t, os.WriteFile(s.cfg, fmt.Appendf(nil, `
+	require.NoError(t, err)
+	s.cfg = filepath.Join(t.TempDir(), name+".yaml")
+	// Clean runs keep every account in memory; the others hold a quarter
+	// of them and move the rest to the local state store and back, which
+	// must change nothing.
+	resident := 0
+	if !strings.Contains(name, "clean") {
+		resident = f.plan.accounts / 4
+	}
+	require.NoError(t, os.WriteFile(s.cfg, fmt.Appendf(nil, `
 kafka:
   topics: [%[5]s]
   group: %[1]s
@@ -174,8 +183,8 @@ clickhouse:
   probe_interval: 250ms
 http: {listen: ""}
 log: {level: warn}
-engine: {flush_interval: 50ms, max_poll_records: 500}
-`, name, f.ch.Addr, s.database, partitions, topic), 0o644))
+engine: {flush_interval: 50ms, max_poll_records: 500, max_resident_accounts: %[6]d, idle_ttl: 0s}
+`, name, f.ch.Addr, s.database, partitions, topic, resident), 0o644))
 	return s
 }
 
@@ -190,28 +199,29 @@ type proc struct {
 // SIGTERM); id names its transactional and static member id, so a restart
 // with the same id fences and replaces its predecessor.
 func (s *scenario) start(id string) *proc {
-	s.f.t.Helper()
+	s.t.Helper()
 	p := &proc{stderr: new(lockedBuffer)}
 	p.cmd = exec.Command(s.bin, "run", "--config", s.cfg, "--brokers", s.f.brokers[0])
 	p.cmd.Env = append(os.Environ(),
 		"LEADSCORE_KAFKA_TRANSACTIONAL_ID="+s.name+"-"+id,
-		"LEADSCORE_KAFKA_INSTANCE_ID="+s.name+"-"+id)
-	p.http = freeAddr(s.f.t)
+		"LEADSCORE_KAFKA_INSTANCE_ID="+s.name+"-"+id,
+		"LEADSCORE_STATE_DIR="+filepath.Join(s.dir, id))
+	p.http = freeAddr(s.t)
 	p.cmd.Env = append(p.cmd.Env, "LEADSCORE_HTTP_LISTEN="+p.http)
 	p.cmd.Stderr = p.stderr
 	if dir := os.Getenv("LEADSCORE_FAULT_LOGS"); dir != "" {
 		// Debugging: keep every instance's info log.
 		fh, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%s-%d.log", s.name, id, time.Now().UnixNano())))
-		require.NoError(s.f.t, err)
+		require.NoError(s.t, err)
 		p.cmd.Stderr = io.MultiWriter(p.stderr, fh)
 		p.cmd.Env = append(p.cmd.Env, "LEADSCORE_LOG_LEVEL=info")
 	}
-	require.NoError(s.f.t, p.cmd.Start())
+	require.NoError(s.t, p.cmd.Start())
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
 		if code, _ := p.get("/healthz"); code == http.StatusOK {
 			return p
 		}
-		require.True(s.f.t, time.Now().Before(deadline), "%s-%s does not serve /healthz: %s", s.name, id, p.stderr.String())
+		require.True(s.t, time.Now().Before(deadline), "%s-%s does not serve /healthz: %s", s.name, id, p.stderr.String())
 	}
 }
 
@@ -291,7 +301,7 @@ func (s *scenario) committed() (int64, error) {
 // waitCommitted waits until at least n input records are committed and the
 // repartition topic is caught up too when n is everything.
 func (s *scenario) waitCommitted(n int64, procs ...*proc) {
-	s.f.t.Helper()
+	s.t.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		c, err := s.committed()
@@ -303,7 +313,7 @@ func (s *scenario) waitCommitted(n int64, procs ...*proc) {
 			for _, p := range procs {
 				logs.WriteString(p.stderr.String())
 			}
-			s.f.t.Fatalf("%s: %d of %d records committed after 3 minutes (last error %v): %s", s.name, c, n, err, logs.String())
+			s.t.Fatalf("%s: %d of %d records committed after 3 minutes (last error %v): %s", s.name, c, n, err, logs.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -320,15 +330,15 @@ type outcome struct {
 var outcomeTables = []string{"account_scores", "score_changes", "funnel_transitions"}
 
 func (s *scenario) outcome() outcome {
-	s.f.t.Helper()
-	o := outcome{topic: committedRecords(s.f.t, s.f.brokers, s.name+".score-changes"), tables: map[string][]string{}}
+	s.t.Helper()
+	o := outcome{topic: committedRecords(s.t, s.f.brokers, s.name+".score-changes"), tables: map[string][]string{}}
 	conn, err := clickhouse.Open(s.f.ch.Options(s.database))
-	require.NoError(s.f.t, err)
+	require.NoError(s.t, err)
 	defer conn.Close()
 	ctx := context.Background()
 	for _, table := range outcomeTables {
 		rows, err := conn.Query(ctx, "SELECT * FROM "+table+" FINAL")
-		require.NoError(s.f.t, err)
+		require.NoError(s.t, err)
 		types := rows.ColumnTypes()
 		var lines []string
 		for rows.Next() {
@@ -336,7 +346,7 @@ func (s *scenario) outcome() outcome {
 			for i, ct := range types {
 				vals[i] = reflect.New(ct.ScanType()).Interface()
 			}
-			require.NoError(s.f.t, rows.Scan(vals...))
+			require.NoError(s.t, rows.Scan(vals...))
 			var b strings.Builder
 			for i, v := range vals {
 				if i > 0 {
@@ -346,7 +356,7 @@ func (s *scenario) outcome() outcome {
 			}
 			lines = append(lines, b.String())
 		}
-		require.NoError(s.f.t, rows.Err())
+		require.NoError(s.t, rows.Err())
 		rows.Close()
 		slices.Sort(lines)
 		o.tables[table] = lines
@@ -425,7 +435,7 @@ func TestFaults(t *testing.T) {
 	t.Logf("%d events, %d accounts; fault points from %s=%d", f.plan.events, f.plan.accounts, envFaultSeed, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 
-	clean := f.scenario("clean", f.bin)
+	clean := f.scenario(t, "clean", f.bin)
 	p := clean.start("a")
 	clean.waitCommitted(clean.all(), p)
 	p.stop(t)
@@ -439,7 +449,7 @@ func TestFaults(t *testing.T) {
 	}
 
 	t.Run("sigkill", func(t *testing.T) {
-		s := f.scenario("sigkill", f.bin)
+		s := f.scenario(t, "sigkill", f.bin)
 		points := []float64{0.1 + 0.8*rng.Float64(), 0.1 + 0.8*rng.Float64(), 0.1 + 0.8*rng.Float64()}
 		slices.Sort(points)
 		t.Logf("SIGKILL after %.0f%%, %.0f%%, %.0f%% of the input is committed", 100*points[0], 100*points[1], 100*points[2])
@@ -448,13 +458,13 @@ func TestFaults(t *testing.T) {
 	})
 
 	t.Run("broken build is caught", func(t *testing.T) {
-		s := f.scenario("broken", buildLeadscore(t, "leadscore_broken_restore"))
+		s := f.scenario(t, "broken", buildLeadscore(t, "leadscore_broken_restore"))
 		s.killAt([]float64{0.5})
 		require.NotEmpty(t, s.outcome().diff(want), "a build that does not restore state must be caught")
 	})
 
 	t.Run("clickhouse outage", func(t *testing.T) {
-		s := f.scenario("outage", f.bin)
+		s := f.scenario(t, "outage", f.bin)
 		p := s.start("a")
 		s.waitCommitted(s.all()/4, p)
 		before, err := p.rss()
@@ -489,7 +499,7 @@ func TestFaults(t *testing.T) {
 	})
 
 	t.Run("broker restart", func(t *testing.T) {
-		s := f.scenario("broker", f.bin)
+		s := f.scenario(t, "broker", f.bin)
 		p := s.start("a")
 		s.waitCommitted(s.all()/3, p)
 		f.restartBroker(2 * time.Second)
@@ -502,7 +512,7 @@ func TestFaults(t *testing.T) {
 		// Its own input, produced while it runs, so that the second
 		// instance joins mid-stream; its own clean run is the oracle.
 		const topic = "two.events"
-		s := f.scenarioOn(topic, "two", f.bin)
+		s := f.scenarioOn(t, topic, "two", f.bin)
 		stopWatch := s.watchCommits(t)
 		a := s.start("a")
 		produced := make(chan error, 1)
@@ -529,7 +539,7 @@ func TestFaults(t *testing.T) {
 		b.stop(t)
 		stopWatch()
 
-		clean := f.scenarioOn(topic, "twoclean", f.bin)
+		clean := f.scenarioOn(t, topic, "twoclean", f.bin)
 		p := clean.start("a")
 		clean.waitCommitted(clean.all(), p)
 		p.stop(t)
@@ -541,9 +551,9 @@ func TestFaults(t *testing.T) {
 
 // waitMembers waits until n members of the group each own partitions.
 func (s *scenario) waitMembers(n int, procs ...*proc) {
-	s.f.t.Helper()
+	s.t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(s.f.brokers...))
-	require.NoError(s.f.t, err)
+	require.NoError(s.t, err)
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	deadline := time.Now().Add(time.Minute)
@@ -565,7 +575,7 @@ func (s *scenario) waitMembers(n int, procs ...*proc) {
 			for _, p := range procs {
 				logs.WriteString(p.stderr.String())
 			}
-			s.f.t.Fatalf("%s: not %d members owning partitions within a minute: %s", s.name, n, logs.String())
+			s.t.Fatalf("%s: not %d members owning partitions within a minute: %s", s.name, n, logs.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -582,7 +592,7 @@ func (s *scenario) killAt(points []float64) {
 		p = s.start("a")
 	}
 	s.waitCommitted(s.all(), p)
-	p.stop(s.f.t)
+	p.stop(s.t)
 }
 
 // watchCommits samples the group's committed offsets until the returned

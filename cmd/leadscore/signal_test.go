@@ -45,7 +45,7 @@ func TestSIGTERMStopsCleanly(t *testing.T) {
 
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "leadscore.yaml")
-	require.NoError(t, os.WriteFile(cfgPath, []byte("clickhouse: {disabled: true}\nhttp: {listen: \"\"}\n"), 0o644))
+	require.NoError(t, os.WriteFile(cfgPath, []byte("clickhouse: {disabled: true}\nhttp: {listen: \"\"}\nengine: {state_dir: "+filepath.Join(dir, "state")+"}\n"), 0o644))
 	cmd := exec.Command(os.Args[0], "run", "--config", cfgPath, "--brokers", brokers[0])
 	cmd.Env = append(os.Environ(), reexecEnv+"=1")
 	var stderr lockedBuffer

@@ -1,0 +1,133 @@
+package pipeline
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/segmentio/encoding/json"
+
+	"github.com/leadscore/leadscore/internal/statestore"
+)
+
+// Resident accounts. A scoring worker keeps its accounts in memory up to its
+// share of engine.max_resident_accounts; after each commit the least
+// recently used beyond it, and those idle longer than engine.idle_ttl, move
+// to the local state store (pebble, a cache of the changelog) and come back
+// when they are seen again. Only clean accounts move, so what the store holds
+// is what the changelog holds; the store is emptied before a partition is
+// restored, so it never outlives the changelog it caches.
+
+// spillName is the store namespace of a worker's evicted accounts.
+func (w *worker) spillName() string { return w.key() + "/a" }
+
+// account returns id's state: resident, reloaded from the store, or new.
+func (w *worker) account(id string) (*account, error) {
+	if a := w.accounts[id]; a != nil {
+		a.used = w.now
+		return a, nil
+	}
+	a := &account{}
+	if w.spill != nil {
+		found, err := w.spill.Get([]byte(id), func(v []byte) error { return json.Unmarshal(v, a) })
+		if err != nil {
+			return nil, fmt.Errorf("reload account %s: %w", id, err)
+		}
+		if found {
+			w.metrics.reloaded.Inc()
+		}
+	}
+	a.used = w.now
+	w.accounts[id] = a
+	w.metrics.accounts.Inc()
+	return a, nil
+}
+
+// restoreAccount applies a changelog record of an account during a
+// restore: in memory while the worker is under limit, otherwise straight to
+// the store, undecoded.
+func (w *worker) restoreAccount(id string, v []byte, limit int, b *statestore.Batch) error {
+	if a := w.accounts[id]; a != nil || w.spill == nil || limit <= 0 || len(w.accounts) < limit {
+		a := &account{}
+		if err := json.Unmarshal(v, a); err != nil {
+			return fmt.Errorf("decode account %s: %w", id, err)
+		}
+		a.used = w.now
+		w.accounts[id] = a
+		return nil
+	}
+	b.Set(w.spill, []byte(id), v)
+	if b.Len() >= 4096 {
+		return b.Commit()
+	}
+	return nil
+}
+
+// evict moves accounts to the store: those idle since before idleBefore
+// (zero: none), then the least recently used until at most limit stay
+// resident (limit 0: no limit). Going over the limit evicts down to 90 % of
+// it, so that eviction runs in batches rather than on every commit.
+func (w *worker) evict(limit int, idleBefore int64, b *statestore.Batch) (int, error) {
+	if w.spill == nil || (limit <= 0 || len(w.accounts) <= limit) && idleBefore == 0 {
+		return 0, nil
+	}
+	type use struct {
+		id   string
+		used int64
+	}
+	var keep []use
+	over := limit > 0 && len(w.accounts) > limit
+	n := 0
+	move := func(id string, a *account) error {
+		v, err := json.Marshal(a)
+		if err != nil {
+			return fmt.Errorf("encode account %s: %w", id, err)
+		}
+		b.Set(w.spill, []byte(id), v)
+		delete(w.accounts, id)
+		n++
+		if b.Len() >= 4096 {
+			return b.Commit()
+		}
+		return nil
+	}
+	for id, a := range w.accounts {
+		if a.dirty {
+			continue // not in the changelog yet
+		}
+		if a.used < idleBefore {
+			if err := move(id, a); err != nil {
+				return n, err
+			}
+			continue
+		}
+		if over {
+			keep = append(keep, use{id, a.used})
+		}
+	}
+	if target := limit - limit/10; over && len(w.accounts) > target {
+		slices.SortFunc(keep, func(x, y use) int {
+			switch {
+			case x.used < y.used:
+				return -1
+			case x.used > y.used:
+				return 1
+			}
+			return 0
+		})
+		for _, u := range keep[:min(len(keep), len(w.accounts)-target)] {
+			if err := move(u.id, w.accounts[u.id]); err != nil {
+				return n, err
+			}
+		}
+	}
+	if err := b.Commit(); err != nil {
+		return n, err
+	}
+	w.metrics.accounts.Sub(float64(n))
+	w.metrics.evicted.Add(float64(n))
+	return n, nil
+}
+
+// nowNano is the clock of account use; a variable for tests.
+var nowNano = func() int64 { return time.Now().UnixNano() }
