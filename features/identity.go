@@ -71,6 +71,56 @@ type Identity struct {
 	ip            IPMatcher
 	maxPending    int
 	dropped       uint64
+	store         LinkStore // links evicted from memory; nil: none
+}
+
+// LinkStore holds person links evicted from memory (the local state
+// store). Lookup reports a link it holds; a store that fails reports
+// not found and keeps the error for its owner to act on.
+type LinkStore interface {
+	Lookup(key string) (account string, ok bool)
+}
+
+// SetLinkStore sets where evicted links are looked up.
+func (id *Identity) SetLinkStore(s LinkStore) { id.store = s }
+
+// person returns key's link from memory or, reinstating it, from the store.
+func (id *Identity) person(key string) (string, bool) {
+	if a, ok := id.persons[key]; ok {
+		return a, true
+	}
+	if id.store != nil {
+		if a, ok := id.store.Lookup(key); ok {
+			id.persons[key] = a
+			return a, true
+		}
+	}
+	return "", false
+}
+
+// EvictPersons moves links not changed since the last Changes out of
+// memory once more than limit are resident, down to 90 % of it, handing
+// each to spill. Which ones go is arbitrary (map order): a link costs a
+// store lookup when its person returns, and most persons never do.
+func (id *Identity) EvictPersons(limit int, spill func(key, account string) error) (int, error) {
+	if limit <= 0 || len(id.persons) <= limit {
+		return 0, nil
+	}
+	target, n := limit-limit/10, 0
+	for k, a := range id.persons {
+		if len(id.persons) <= target {
+			break
+		}
+		if _, dirty := id.dirtyPersons[k]; dirty {
+			continue
+		}
+		if err := spill(k, a); err != nil {
+			return n, err
+		}
+		delete(id.persons, k)
+		n++
+	}
+	return n, nil
 }
 
 // NewIdentity returns a resolver. ip may be nil. maxPending bounds the
@@ -115,18 +165,18 @@ func (id *Identity) Resolve(ev *event.Event) (string, Method) {
 		return d, MethodPerson
 	}
 	if ev.UserID != "" {
-		if a, ok := id.persons["u:"+ev.UserID]; ok {
+		if a, ok := id.person("u:" + ev.UserID); ok {
 			return a, MethodPerson
 		}
 	}
 	if ev.AnonymousID != "" {
-		if a, ok := id.persons["a:"+ev.AnonymousID]; ok {
+		if a, ok := id.person("a:" + ev.AnonymousID); ok {
 			return a, MethodPerson
 		}
 	}
 	if ev.Type == event.TypeAlias && ev.PreviousID != "" {
 		for _, k := range [2]string{"u:" + ev.PreviousID, "a:" + ev.PreviousID} {
-			if a, ok := id.persons[k]; ok {
+			if a, ok := id.person(k); ok {
 				return a, MethodPerson
 			}
 		}
@@ -185,7 +235,7 @@ func (id *Identity) Link(ev *event.Event, account string, m Method) []Pending {
 	}
 	var out []Pending
 	link := func(key string) {
-		if id.persons[key] != account {
+		if cur, _ := id.person(key); cur != account {
 			id.persons[key] = account
 			id.dirtyPersons[key] = struct{}{}
 		}

@@ -159,3 +159,35 @@ func TestDedupAllocs(t *testing.T) {
 type ipMap map[string]string
 
 func (m ipMap) MatchIP(ip string) (string, bool) { a, ok := m[ip]; return a, ok }
+
+type mapLinks map[string]string
+
+func (m mapLinks) Lookup(key string) (string, bool) { a, ok := m[key]; return a, ok }
+
+// TestEvictPersonsAndLookup: clean links beyond the limit leave memory, dirty
+// ones stay, and an evicted link still resolves (from the store) and is
+// not rewritten by Link.
+func TestEvictPersonsAndLookup(t *testing.T) {
+	id := NewIdentity(nil, 8, nil)
+	store := mapLinks{}
+	id.SetLinkStore(store)
+	for i := range 10 {
+		id.Link(&event.Event{Type: event.TypeTrack, AnonymousID: "v" + strconv.Itoa(i)}, "acme.com", MethodGroup)
+	}
+	id.Changes(func(string, string) {}, func(string, []Pending) {})
+	id.Link(&event.Event{Type: event.TypeTrack, AnonymousID: "dirty"}, "dirty.com", MethodGroup)
+	n, err := id.EvictPersons(5, func(k, a string) error { store[k] = a; return nil })
+	require.NoError(t, err)
+	require.Equal(t, 6, n, "11 resident, limit 5 (90 %% of it rounds to 5)")
+	require.Equal(t, 5, id.Persons())
+	require.NotContains(t, store, "a:dirty", "a link not yet saved stays")
+	for k := range store {
+		acct, m := id.Resolve(&event.Event{Type: event.TypePage, AnonymousID: k[2:]})
+		require.Equal(t, "acme.com", acct)
+		require.Equal(t, MethodPerson, m)
+	}
+	var rewritten []string
+	id.Link(&event.Event{Type: event.TypeTrack, AnonymousID: "v0"}, "acme.com", MethodGroup)
+	id.Changes(func(k, _ string) { rewritten = append(rewritten, k) }, func(string, []Pending) {})
+	require.Equal(t, []string{"a:dirty"}, rewritten, "an unchanged link from the store is not saved again")
+}

@@ -129,15 +129,18 @@ func (e *Engine) restore(ctx context.Context, w *worker) (records int, err error
 		return 0, fmt.Errorf("restore %s: %w", w.key(), err)
 	}
 	var spill *statestore.Batch
-	if w.spill != nil {
+	for _, ns := range []*statestore.Namespace{w.spill, w.links} {
+		if ns == nil {
+			continue
+		}
 		// The store caches this partition's changelog: start it afresh.
-		if err := w.spill.Clear(); err != nil {
+		if err := ns.Clear(); err != nil {
 			return 0, fmt.Errorf("restore %s: %w", w.key(), err)
 		}
 		spill = e.store.NewBatch()
 		defer spill.Close()
 	}
-	limit := e.restoreLimit()
+	limit := e.restoreLimit(w)
 	w.now = nowNano()
 	prefix := w.topic + "\x00"
 	var cursor *dedupCursor
@@ -164,9 +167,12 @@ func (e *Engine) restore(ctx context.Context, w *worker) (records int, err error
 				id = string(r.Key[len(prefix)+2:])
 			}
 			var err error
-			if kind == kindAccount {
+			switch kind {
+			case kindAccount:
 				err = w.restoreAccount(id, r.Value, limit, spill)
-			} else {
+			case kindPerson:
+				err = w.restorePerson(id, string(r.Value), limit, spill)
+			default:
 				err = w.restoreRecord(kind, id, r.Value, &cursor)
 			}
 			if err != nil {

@@ -119,6 +119,10 @@ type EngineConfig struct {
 	// instance; beyond it the least recently used go to the local state
 	// store (StateDir) and come back when they are seen again. 0: no cap.
 	MaxResidentAccounts int `yaml:"max_resident_accounts"`
+	// MaxResidentLinks caps the person links (userId or anonymousId ->
+	// account) kept in memory by the instance's input partitions; the rest
+	// wait in the local state store. 0: no cap.
+	MaxResidentLinks int `yaml:"max_resident_links"`
 	// IdleTTL moves accounts not seen for this long to the state store.
 	// 0: never.
 	IdleTTL Duration `yaml:"idle_ttl"`
@@ -186,6 +190,7 @@ func DefaultConfig() Config {
 			MaxDepth:             32,
 			MaxStringBytes:       64 << 10,
 			MaxResidentAccounts:  1_000_000,
+			MaxResidentLinks:     2_000_000,
 			IdleTTL:              Duration(time.Hour),
 		},
 		Log: LogConfig{Level: "info", Format: "json"},
@@ -414,6 +419,9 @@ func (c *Config) Validate() error {
 	}
 	if e.MaxResidentAccounts < 0 {
 		bad("engine.max_resident_accounts", "must be 0 (no cap) or positive, got %d", e.MaxResidentAccounts)
+	}
+	if e.MaxResidentLinks < 0 {
+		bad("engine.max_resident_links", "must be 0 (no cap) or positive, got %d", e.MaxResidentLinks)
 	}
 	if e.IdleTTL < 0 {
 		bad("engine.idle_ttl", "must be 0 (never) or positive")

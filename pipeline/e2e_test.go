@@ -594,11 +594,13 @@ func (h *harness) metric(name string) float64 {
 }
 
 // TestEvictionIsTransparent runs the scenario with room for one account per
-// scoring worker: accounts keep moving to the local state store and back,
-// and the results equal the oracle's, which keeps everything in memory.
+// scoring worker and one person link per input worker: they keep moving to
+// the local state store and back, and the results equal the oracle's, which
+// keeps everything in memory.
 func TestEvictionIsTransparent(t *testing.T) {
 	h := newHarness(t)
 	h.cfg.Engine.MaxResidentAccounts = scenarioPartitions
+	h.cfg.Engine.MaxResidentLinks = scenarioPartitions
 	h.cfg.Engine.MaxPollRecords = 10 // many cycles, each ending with an eviction
 	h.cfg.Engine.FlushRecords = 10
 	s := newScenario(11, 24)
@@ -608,11 +610,13 @@ func TestEvictionIsTransparent(t *testing.T) {
 	h.produce(s, 0, 1)
 	h.waitCaughtUp()
 	evicted, reloaded := h.metric("leadscore_pipeline_accounts_evicted_total"), h.metric("leadscore_pipeline_accounts_reloaded_total")
+	links := h.metric("leadscore_pipeline_links_evicted_total")
 	resident := h.metric("leadscore_pipeline_accounts")
 	require.NoError(t, stop())
 
-	t.Logf("%d accounts, %.0f evictions, %.0f reloads, %.0f resident at the end", len(ex.accounts), evicted, reloaded, resident)
+	t.Logf("%d accounts, %.0f evictions, %.0f reloads, %.0f resident at the end; %.0f person links evicted", len(ex.accounts), evicted, reloaded, resident, links)
 	require.Positive(t, evicted)
+	require.Positive(t, links)
 	require.Positive(t, reloaded)
 	require.LessOrEqual(t, resident, float64(scenarioPartitions))
 	h.checkClickHouse(ex)

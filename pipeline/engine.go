@@ -150,7 +150,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	if e.repartitions, err = ensureInternalTopics(ctx, e.Brokers(), e.cfg); err != nil {
 		return err
 	}
-	if ec := e.cfg.Engine; ec.MaxResidentAccounts > 0 || ec.IdleTTL > 0 {
+	if ec := e.cfg.Engine; ec.MaxResidentAccounts > 0 || ec.MaxResidentLinks > 0 || ec.IdleTTL > 0 {
 		dir := e.cfg.stateDir()
 		if e.store, err = statestore.Open(dir, statestore.Options{}); err != nil {
 			return fmt.Errorf("open the local state store (engine.state_dir %s): %w", dir, err)
@@ -322,7 +322,25 @@ func (e *Engine) loop(ctx context.Context) error {
 }
 
 func (e *Engine) cycleDue() bool {
-	return time.Since(e.cycleStart) >= e.cfg.Engine.FlushInterval.D() || e.cycleRecords >= e.cfg.Engine.FlushRecords
+	return time.Since(e.cycleStart) >= e.cfg.Engine.FlushInterval.D() || e.cycleRecords >= e.cfg.Engine.FlushRecords ||
+		e.overResident()
+}
+
+// overResident reports whether more accounts or person links are in memory
+// than the caps allow: the cycle then ends early, as eviction follows a
+// commit. Between two polls at most engine.max_poll_records can be added.
+func (e *Engine) overResident() bool {
+	if e.store == nil {
+		return false
+	}
+	ec := e.cfg.Engine
+	accounts, links := 0, 0
+	for _, w := range e.workers {
+		accounts += len(w.accounts)
+		links += w.identity.Persons()
+	}
+	return ec.MaxResidentAccounts > 0 && accounts > ec.MaxResidentAccounts ||
+		ec.MaxResidentLinks > 0 && links > ec.MaxResidentLinks
 }
 
 // begin opens the cycle's transaction, called with mu held on the first
@@ -447,19 +465,24 @@ func (e *Engine) commitCycle(ctx context.Context) error {
 	return e.evict()
 }
 
-// spillNamespace is where a scoring worker's evicted accounts go; nil for
-// input workers or without a store.
-func (e *Engine) spillNamespace(topic string, partition int32) *statestore.Namespace {
-	if e.store == nil || topic != e.cfg.repartitionTopic() {
+// spillNamespace is where a worker's evicted state of a kind goes: "a",
+// accounts, for scoring workers; "p", person links, for input workers. Nil
+// for the other kind or without a store.
+func (e *Engine) spillNamespace(topic string, partition int32, kind string) *statestore.Namespace {
+	if e.store == nil || (kind == "a") != (topic == e.cfg.repartitionTopic()) {
 		return nil
 	}
-	return e.store.Namespace(topic + "/" + strconv.Itoa(int(partition)) + "/a")
+	return e.store.Namespace(topic + "/" + strconv.Itoa(int(partition)) + "/" + kind)
 }
 
-// restoreLimit is one scoring worker's share of the resident accounts while
-// it restores: the cap over the repartition topic's partitions.
-func (e *Engine) restoreLimit() int {
-	return e.cfg.Engine.MaxResidentAccounts / max(1, e.repartitions)
+// restoreLimit is one worker's share of the resident accounts (scoring
+// workers) or person links (input workers) while it restores: the cap over
+// the topic's partitions.
+func (e *Engine) restoreLimit(w *worker) int {
+	if w.rekeyed {
+		return e.cfg.Engine.MaxResidentAccounts / max(1, e.repartitions)
+	}
+	return e.cfg.Engine.MaxResidentLinks / max(1, e.repartitions)
 }
 
 // evict moves accounts to the store after a commit: the cap is shared by the
@@ -470,19 +493,23 @@ func (e *Engine) evict() error {
 		return nil
 	}
 	ec := e.cfg.Engine
-	var scoring []*worker
+	var scoring, input []*worker
 	for _, w := range e.workers {
 		if w.spill != nil {
 			scoring = append(scoring, w)
 		}
+		if w.links != nil {
+			input = append(input, w)
+		}
 	}
-	if len(scoring) == 0 {
-		return nil
+	share := func(total, n int) int {
+		if total <= 0 || n == 0 {
+			return 0
+		}
+		return max(total/n, 1)
 	}
-	limit := ec.MaxResidentAccounts / len(scoring)
-	if ec.MaxResidentAccounts > 0 {
-		limit = max(limit, 1)
-	}
+	limit := share(ec.MaxResidentAccounts, len(scoring))
+	links := share(ec.MaxResidentLinks, len(input))
 	var idleBefore int64
 	if ttl := ec.IdleTTL.D(); ttl > 0 && time.Since(e.lastSweep) >= max(ttl/10, time.Second) {
 		e.lastSweep = time.Now()
@@ -494,6 +521,13 @@ func (e *Engine) evict() error {
 		if _, err := w.evict(limit, idleBefore, b); err != nil {
 			return fmt.Errorf("evict accounts of %s: %w", w.key(), err)
 		}
+	}
+	for _, w := range input {
+		n, err := w.evictLinks(links, b)
+		if err != nil {
+			return fmt.Errorf("evict person links of %s: %w", w.key(), err)
+		}
+		e.metrics.linksEvicted.Add(float64(n))
 	}
 	e.metrics.storeBytes.Set(float64(e.store.Stats().DiskBytes))
 	return nil
@@ -674,8 +708,11 @@ func (e *Engine) dropWorkers(parts map[string][]int32) {
 			e.metrics.accounts.Sub(float64(len(w.accounts)))
 			e.metrics.partitions.Dec()
 			delete(e.workers, k)
-			if w.spill != nil {
-				if err := w.spill.Clear(); err != nil {
+			for _, ns := range []*statestore.Namespace{w.spill, w.links} {
+				if ns == nil {
+					continue
+				}
+				if err := ns.Clear(); err != nil {
 					e.log.Warn("clear the state store of a revoked partition", "partition", w.key(), "err", err)
 				}
 			}

@@ -4,21 +4,22 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // metrics are the pipeline's own series; franz-go's come from kprom.
 type metrics struct {
-	records     *prometheus.CounterVec
-	deadLetters *prometheus.CounterVec
-	changes     prometheus.Counter
-	accounts    prometheus.Gauge
-	partitions  prometheus.Gauge
-	commits     prometheus.Counter
-	cycle       prometheus.Histogram
-	changelog   prometheus.Counter
-	aborts      prometheus.Counter
-	restore     prometheus.Histogram
-	rekeyHop    prometheus.Gauge
-	sinkDown    prometheus.Gauge
-	evicted     prometheus.Counter
-	reloaded    prometheus.Counter
-	storeBytes  prometheus.Gauge
+	records      *prometheus.CounterVec
+	deadLetters  *prometheus.CounterVec
+	changes      prometheus.Counter
+	accounts     prometheus.Gauge
+	partitions   prometheus.Gauge
+	commits      prometheus.Counter
+	cycle        prometheus.Histogram
+	changelog    prometheus.Counter
+	aborts       prometheus.Counter
+	restore      prometheus.Histogram
+	rekeyHop     prometheus.Gauge
+	sinkDown     prometheus.Gauge
+	evicted      prometheus.Counter
+	reloaded     prometheus.Counter
+	linksEvicted prometheus.Counter
+	storeBytes   prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -69,6 +70,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "leadscore_pipeline_accounts_evicted_total",
 			Help: "Accounts moved from memory to the local state store (over engine.max_resident_accounts or idle past engine.idle_ttl).",
 		}),
+		linksEvicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_links_evicted_total",
+			Help: "Person links moved from memory to the local state store (over engine.max_resident_links).",
+		}),
 		reloaded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "leadscore_pipeline_accounts_reloaded_total",
 			Help: "Accounts read back from the local state store when seen again.",
@@ -88,7 +93,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.records, m.deadLetters, m.changes, m.accounts, m.partitions,
-			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.sinkDown, m.evicted, m.reloaded, m.storeBytes, m.rekeyHop)
+			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.sinkDown, m.evicted, m.linksEvicted, m.reloaded, m.storeBytes, m.rekeyHop)
 	}
 	m.rekeyHop.Set(0)
 	return m

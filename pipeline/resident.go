@@ -21,6 +21,51 @@ import (
 // spillName is the store namespace of a worker's evicted accounts.
 func (w *worker) spillName() string { return w.key() + "/a" }
 
+// linkStore is an input worker's evicted person links, for its Identity.
+type linkStore struct{ w *worker }
+
+func (s linkStore) Lookup(key string) (string, bool) {
+	var account string
+	found, err := s.w.links.Get([]byte(key), func(v []byte) error { account = string(v); return nil })
+	if err != nil {
+		s.w.storeErr = fmt.Errorf("look up person link %s: %w", key, err)
+		return "", false
+	}
+	return account, found
+}
+
+// restorePerson applies a changelog person link during a restore: in
+// memory while under limit, otherwise to the store.
+func (w *worker) restorePerson(key, account string, limit int, b *statestore.Batch) error {
+	if w.links == nil || limit <= 0 || w.identity.Persons() < limit {
+		w.identity.RestorePerson(key, account)
+		return nil
+	}
+	b.Set(w.links, []byte(key), []byte(account))
+	if b.Len() >= 4096 {
+		return b.Commit()
+	}
+	return nil
+}
+
+// evictLinks moves clean person links beyond limit to the store.
+func (w *worker) evictLinks(limit int, b *statestore.Batch) (int, error) {
+	if w.links == nil {
+		return 0, nil
+	}
+	n, err := w.identity.EvictPersons(limit, func(key, account string) error {
+		b.Set(w.links, []byte(key), []byte(account))
+		if b.Len() >= 4096 {
+			return b.Commit()
+		}
+		return nil
+	})
+	if err == nil {
+		err = b.Commit()
+	}
+	return n, err
+}
+
 // account returns id's state: resident, reloaded from the store, or new.
 func (w *worker) account(id string) (*account, error) {
 	if a := w.accounts[id]; a != nil {

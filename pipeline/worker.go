@@ -50,6 +50,8 @@ type worker struct {
 	limits   event.Limits
 	accounts map[string]*account
 	spill    *statestore.Namespace // evicted accounts; nil: no store
+	links    *statestore.Namespace // evicted person links; nil: no store
+	storeErr error                 // a failed store read, seen by process
 	now      int64                 // start of the batch being processed
 	identity *features.Identity
 	dedup    *features.Dedup
@@ -65,7 +67,7 @@ type worker struct {
 
 func newWorker(e *Engine, topic string, partition int32) *worker {
 	ec := e.cfg.Engine
-	return &worker{
+	w := &worker{
 		topic:     topic,
 		partition: partition,
 		rekeyed:   topic == e.cfg.repartitionTopic(),
@@ -73,12 +75,17 @@ func newWorker(e *Engine, topic string, partition int32) *worker {
 		rules:     e.rules,
 		limits:    event.Limits{MaxBytes: ec.MaxRecordBytes, MaxDepth: ec.MaxDepth, MaxString: ec.MaxStringBytes},
 		accounts:  make(map[string]*account),
-		spill:     e.spillNamespace(topic, partition),
+		spill:     e.spillNamespace(topic, partition, "a"),
+		links:     e.spillNamespace(topic, partition, "p"),
 		identity:  features.NewIdentity(e.ipMatcher, ec.MaxPendingPerVisitor, ec.Freemail),
 		dedup:     features.NewDedup(ec.DedupWindow),
 		dlq:       e.dlq,
 		metrics:   e.metrics,
 	}
+	if w.links != nil {
+		w.identity.SetLinkStore(linkStore{w})
+	}
+	return w
 }
 
 // process applies a partition's records in offset order and hands the rows
@@ -96,6 +103,9 @@ func (w *worker) process(ctx context.Context, recs []*kgo.Record, out rowWriter)
 			}
 		} else {
 			w.ingest(r)
+			if w.storeErr != nil {
+				return w.storeErr
+			}
 		}
 	}
 	if w.batch.Len() == 0 {

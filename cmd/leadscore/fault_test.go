@@ -236,19 +236,32 @@ func (p *proc) stop(t *testing.T) {
 	require.NoError(t, p.cmd.Wait(), "exit after SIGTERM: %s", p.stderr.String())
 }
 
-// rss is the process's resident set in bytes, from /proc.
+// rss is the process's resident set in bytes.
 func (p *proc) rss() (int64, error) {
+	v := p.status("VmRSS")
+	if v < 0 {
+		return 0, fmt.Errorf("no VmRSS for process %d", p.cmd.Process.Pid)
+	}
+	return v, nil
+}
+
+// status reads a size field of /proc/PID/status (VmRSS, VmHWM) in bytes, or
+// -1.
+func (p *proc) status(field string) int64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
-		return 0, err
+		return -1
 	}
 	for line := range strings.Lines(string(data)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10, err
+			if err != nil {
+				return -1
+			}
+			return kb << 10
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", p.cmd.Process.Pid)
+	return -1
 }
 
 // get fetches an HTTP path of the instance, returning status and body.
