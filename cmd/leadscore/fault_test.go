@@ -138,7 +138,9 @@ func (f *faultEnv) restartBroker(down time.Duration) {
 
 // scenario is one consumer group with its own outputs and database.
 type scenario struct {
-	t        *testing.T // of the (sub)test running it
+	t        *testing.T    // of the (sub)test running it
+	env      []string      // more environment for its processes
+	patience time.Duration // how long waitCommitted waits; 0: 3 minutes
 	f        *faultEnv
 	topic    string // input
 	name     string
@@ -206,6 +208,7 @@ func (s *scenario) start(id string) *proc {
 		"LEADSCORE_KAFKA_TRANSACTIONAL_ID="+s.name+"-"+id,
 		"LEADSCORE_KAFKA_INSTANCE_ID="+s.name+"-"+id,
 		"LEADSCORE_STATE_DIR="+filepath.Join(s.dir, id))
+	p.cmd.Env = append(p.cmd.Env, s.env...)
 	p.http = freeAddr(s.t)
 	p.cmd.Env = append(p.cmd.Env, "LEADSCORE_HTTP_LISTEN="+p.http)
 	p.cmd.Stderr = p.stderr
@@ -315,7 +318,11 @@ func (s *scenario) committed() (int64, error) {
 // repartition topic is caught up too when n is everything.
 func (s *scenario) waitCommitted(n int64, procs ...*proc) {
 	s.t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
+	patience := s.patience
+	if patience == 0 {
+		patience = 3 * time.Minute
+	}
+	deadline := time.Now().Add(patience)
 	for {
 		c, err := s.committed()
 		if err == nil && c >= n {
@@ -326,7 +333,7 @@ func (s *scenario) waitCommitted(n int64, procs ...*proc) {
 			for _, p := range procs {
 				logs.WriteString(p.stderr.String())
 			}
-			s.t.Fatalf("%s: %d of %d records committed after 3 minutes (last error %v): %s", s.name, c, n, err, logs.String())
+			s.t.Fatalf("%s: %d of %d records committed after %s (last error %v): %s", s.name, c, n, patience, err, logs.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
