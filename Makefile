@@ -17,9 +17,9 @@ run: deps
 test: deps vet
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
-## soak: the fault-injection suite at full size (500 000 events, a 60 s ClickHouse outage)
+## soak: the fault-injection suite at full size (500 000 events, a 60 s ClickHouse outage) and 10 M accounts with 1 M resident
 soak: deps
-	LEADSCORE_SOAK=1 $(GO) test -timeout 60m -run TestFaults -v ./cmd/leadscore
+	LEADSCORE_SOAK=1 $(GO) test -timeout 60m -run 'TestFaults|TestMemoryBound' -v ./cmd/leadscore
 
 deps:
 	@scripts/deps.sh

@@ -71,18 +71,58 @@ type Identity struct {
 	ip            IPMatcher
 	maxPending    int
 	dropped       uint64
-	store         LinkStore // links evicted from memory; nil: none
+	store         Spill // links and pending events evicted from memory; nil: none
 }
 
-// LinkStore holds person links evicted from memory (the local state
-// store). Lookup reports a link it holds; a store that fails reports
-// not found and keeps the error for its owner to act on.
-type LinkStore interface {
+// Spill holds person links and visitors' pending events evicted from
+// memory (the local state store). Lookup reports a link it holds;
+// TakePending returns a visitor's pending events and removes them from the
+// store (they are resident again). A store that fails reports not found and
+// keeps the error for its owner to act on.
+type Spill interface {
 	Lookup(key string) (account string, ok bool)
+	TakePending(key string) ([]Pending, bool)
 }
 
-// SetLinkStore sets where evicted links are looked up.
-func (id *Identity) SetLinkStore(s LinkStore) { id.store = s }
+// SetSpill sets where evicted links and pending events are looked up.
+func (id *Identity) SetSpill(s Spill) { id.store = s }
+
+// loadPending makes key's pending events resident if the store holds them.
+func (id *Identity) loadPending(key string) {
+	if id.store == nil {
+		return
+	}
+	if _, ok := id.pending[key]; ok {
+		return
+	}
+	if p, ok := id.store.TakePending(key); ok {
+		id.pending[key] = p
+	}
+}
+
+// EvictPending moves visitors' pending events not changed since the last
+// Changes out of memory once more than limit visitors are resident, down
+// to 90 % of it, handing each to spill (map order, as EvictPersons).
+func (id *Identity) EvictPending(limit int, spill func(key string, p []Pending) error) (int, error) {
+	if limit <= 0 || len(id.pending) <= limit {
+		return 0, nil
+	}
+	target, n := limit-limit/10, 0
+	for k, p := range id.pending {
+		if len(id.pending) <= target {
+			break
+		}
+		if _, dirty := id.dirtyVisitors[k]; dirty {
+			continue
+		}
+		if err := spill(k, p); err != nil {
+			return n, err
+		}
+		delete(id.pending, k)
+		n++
+	}
+	return n, nil
+}
 
 // person returns key's link from memory or, reinstating it, from the store.
 func (id *Identity) person(key string) (string, bool) {
@@ -239,6 +279,7 @@ func (id *Identity) Link(ev *event.Event, account string, m Method) []Pending {
 			id.persons[key] = account
 			id.dirtyPersons[key] = struct{}{}
 		}
+		id.loadPending(key)
 		if p, ok := id.pending[key]; ok {
 			out = append(out, p...)
 			delete(id.pending, key)
@@ -273,6 +314,7 @@ func (id *Identity) Park(ev *event.Event) {
 	default:
 		return
 	}
+	id.loadPending(key)
 	p := id.pending[key]
 	if len(p) >= id.maxPending {
 		copy(p, p[1:])
@@ -305,6 +347,13 @@ func (id *Identity) Changes(person func(key, account string), visitor func(key s
 		visitor(k, id.pending[k])
 		delete(id.dirtyVisitors, k)
 	}
+}
+
+// Resident reports whether key's link or pending events are in memory.
+func (id *Identity) Resident(key string) bool {
+	_, linked := id.persons[key]
+	_, parked := id.pending[key]
+	return linked || parked
 }
 
 // RestorePerson and RestorePending put saved state back, during a restore.

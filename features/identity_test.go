@@ -162,7 +162,43 @@ func (m ipMap) MatchIP(ip string) (string, bool) { a, ok := m[ip]; return a, ok 
 
 type mapLinks map[string]string
 
-func (m mapLinks) Lookup(key string) (string, bool) { a, ok := m[key]; return a, ok }
+func (m mapLinks) Lookup(key string) (string, bool)     { a, ok := m[key]; return a, ok }
+func (m mapLinks) TakePending(string) ([]Pending, bool) { return nil, false }
+
+type mapPending map[string][]Pending
+
+func (m mapPending) Lookup(string) (string, bool) { return "", false }
+func (m mapPending) TakePending(key string) ([]Pending, bool) {
+	p, ok := m[key]
+	delete(m, key)
+	return p, ok
+}
+
+// TestEvictPendingAndTakeBack: a visitor's pending events that left memory
+// come back whole when the visitor parks another event or is linked, and
+// are released once.
+func TestEvictPendingAndTakeBack(t *testing.T) {
+	id := NewIdentity(nil, 8, nil)
+	store := mapPending{}
+	id.SetSpill(store)
+	at := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	for i := range 6 {
+		id.Park(&event.Event{Type: event.TypePage, AnonymousID: "v" + strconv.Itoa(i%3), Time: at.Add(time.Duration(i) * time.Minute)})
+	}
+	id.Changes(func(string, string) {}, func(string, []Pending) {})
+	n, err := id.EvictPending(1, func(k string, p []Pending) error { store[k] = p; return nil })
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	require.Equal(t, 1, id.Visitors())
+	for k := range store {
+		v := k[2:]
+		id.Park(&event.Event{Type: event.TypePage, AnonymousID: v, Time: at.Add(time.Hour)})
+		require.NotContains(t, store, k, "taken back on park")
+		out := id.Link(&event.Event{Type: event.TypeTrack, AnonymousID: v}, "acme.com", MethodGroup)
+		require.Len(t, out, 3, "two parked before the eviction, one after")
+		require.Empty(t, id.Link(&event.Event{Type: event.TypeTrack, AnonymousID: v}, "acme.com", MethodGroup), "released once")
+	}
+}
 
 // TestEvictPersonsAndLookup: clean links beyond the limit leave memory, dirty
 // ones stay, and an evicted link still resolves (from the store) and is
@@ -170,7 +206,7 @@ func (m mapLinks) Lookup(key string) (string, bool) { a, ok := m[key]; return a,
 func TestEvictPersonsAndLookup(t *testing.T) {
 	id := NewIdentity(nil, 8, nil)
 	store := mapLinks{}
-	id.SetLinkStore(store)
+	id.SetSpill(store)
 	for i := range 10 {
 		id.Link(&event.Event{Type: event.TypeTrack, AnonymousID: "v" + strconv.Itoa(i)}, "acme.com", MethodGroup)
 	}

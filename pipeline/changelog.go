@@ -129,7 +129,7 @@ func (e *Engine) restore(ctx context.Context, w *worker) (records int, err error
 		return 0, fmt.Errorf("restore %s: %w", w.key(), err)
 	}
 	var spill *statestore.Batch
-	for _, ns := range []*statestore.Namespace{w.spill, w.links} {
+	for _, ns := range []*statestore.Namespace{w.spill, w.links, w.visitors} {
 		if ns == nil {
 			continue
 		}
@@ -172,6 +172,8 @@ func (e *Engine) restore(ctx context.Context, w *worker) (records int, err error
 				err = w.restoreAccount(id, r.Value, limit, spill)
 			case kindPerson:
 				err = w.restorePerson(id, string(r.Value), limit, spill)
+			case kindVisitor:
+				err = w.restorePending(id, r.Value, e.cfg.Engine.MaxResidentVisitors/max(1, e.repartitions), spill)
 			default:
 				err = w.restoreRecord(kind, id, r.Value, &cursor)
 			}

@@ -123,6 +123,10 @@ type EngineConfig struct {
 	// account) kept in memory by the instance's input partitions; the rest
 	// wait in the local state store. 0: no cap.
 	MaxResidentLinks int `yaml:"max_resident_links"`
+	// MaxResidentVisitors caps the anonymous visitors whose parked events
+	// (waiting for an identity link) are kept in memory; the rest wait in
+	// the local state store. 0: no cap.
+	MaxResidentVisitors int `yaml:"max_resident_visitors"`
 	// IdleTTL moves accounts not seen for this long to the state store.
 	// 0: never.
 	IdleTTL Duration `yaml:"idle_ttl"`
@@ -191,6 +195,7 @@ func DefaultConfig() Config {
 			MaxStringBytes:       64 << 10,
 			MaxResidentAccounts:  1_000_000,
 			MaxResidentLinks:     2_000_000,
+			MaxResidentVisitors:  1_000_000,
 			IdleTTL:              Duration(time.Hour),
 		},
 		Log: LogConfig{Level: "info", Format: "json"},
@@ -422,6 +427,9 @@ func (c *Config) Validate() error {
 	}
 	if e.MaxResidentLinks < 0 {
 		bad("engine.max_resident_links", "must be 0 (no cap) or positive, got %d", e.MaxResidentLinks)
+	}
+	if e.MaxResidentVisitors < 0 {
+		bad("engine.max_resident_visitors", "must be 0 (no cap) or positive, got %d", e.MaxResidentVisitors)
 	}
 	if e.IdleTTL < 0 {
 		bad("engine.idle_ttl", "must be 0 (never) or positive")

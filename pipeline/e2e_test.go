@@ -601,6 +601,7 @@ func TestEvictionIsTransparent(t *testing.T) {
 	h := newHarness(t)
 	h.cfg.Engine.MaxResidentAccounts = scenarioPartitions
 	h.cfg.Engine.MaxResidentLinks = scenarioPartitions
+	h.cfg.Engine.MaxResidentVisitors = scenarioPartitions
 	h.cfg.Engine.MaxPollRecords = 10 // many cycles, each ending with an eviction
 	h.cfg.Engine.FlushRecords = 10
 	s := newScenario(11, 24)
@@ -611,11 +612,13 @@ func TestEvictionIsTransparent(t *testing.T) {
 	h.waitCaughtUp()
 	evicted, reloaded := h.metric("leadscore_pipeline_accounts_evicted_total"), h.metric("leadscore_pipeline_accounts_reloaded_total")
 	links := h.metric("leadscore_pipeline_links_evicted_total")
+	visitors := h.metric("leadscore_pipeline_visitors_evicted_total")
 	resident := h.metric("leadscore_pipeline_accounts")
 	require.NoError(t, stop())
 
-	t.Logf("%d accounts, %.0f evictions, %.0f reloads, %.0f resident at the end; %.0f person links evicted", len(ex.accounts), evicted, reloaded, resident, links)
+	t.Logf("%d accounts, %.0f evictions, %.0f reloads, %.0f resident at the end; %.0f person links and %.0f visitors evicted", len(ex.accounts), evicted, reloaded, resident, links, visitors)
 	require.Positive(t, evicted)
+	require.Positive(t, visitors)
 	require.Positive(t, links)
 	require.Positive(t, reloaded)
 	require.LessOrEqual(t, resident, float64(scenarioPartitions))

@@ -150,7 +150,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	if e.repartitions, err = ensureInternalTopics(ctx, e.Brokers(), e.cfg); err != nil {
 		return err
 	}
-	if ec := e.cfg.Engine; ec.MaxResidentAccounts > 0 || ec.MaxResidentLinks > 0 || ec.IdleTTL > 0 {
+	if ec := e.cfg.Engine; ec.MaxResidentAccounts > 0 || ec.MaxResidentLinks > 0 || ec.MaxResidentVisitors > 0 || ec.IdleTTL > 0 {
 		dir := e.cfg.stateDir()
 		if e.store, err = statestore.Open(dir, statestore.Options{}); err != nil {
 			return fmt.Errorf("open the local state store (engine.state_dir %s): %w", dir, err)
@@ -334,13 +334,15 @@ func (e *Engine) overResident() bool {
 		return false
 	}
 	ec := e.cfg.Engine
-	accounts, links := 0, 0
+	accounts, links, visitors := 0, 0, 0
 	for _, w := range e.workers {
 		accounts += len(w.accounts)
 		links += w.identity.Persons()
+		visitors += w.identity.Visitors()
 	}
 	return ec.MaxResidentAccounts > 0 && accounts > ec.MaxResidentAccounts ||
-		ec.MaxResidentLinks > 0 && links > ec.MaxResidentLinks
+		ec.MaxResidentLinks > 0 && links > ec.MaxResidentLinks ||
+		ec.MaxResidentVisitors > 0 && visitors > ec.MaxResidentVisitors
 }
 
 // begin opens the cycle's transaction, called with mu held on the first
@@ -510,6 +512,7 @@ func (e *Engine) evict() error {
 	}
 	limit := share(ec.MaxResidentAccounts, len(scoring))
 	links := share(ec.MaxResidentLinks, len(input))
+	visitors := share(ec.MaxResidentVisitors, len(input))
 	var idleBefore int64
 	if ttl := ec.IdleTTL.D(); ttl > 0 && time.Since(e.lastSweep) >= max(ttl/10, time.Second) {
 		e.lastSweep = time.Now()
@@ -523,11 +526,12 @@ func (e *Engine) evict() error {
 		}
 	}
 	for _, w := range input {
-		n, err := w.evictLinks(links, b)
+		nl, nv, err := w.evictIdentity(links, visitors, b)
 		if err != nil {
-			return fmt.Errorf("evict person links of %s: %w", w.key(), err)
+			return fmt.Errorf("evict person links and pending events of %s: %w", w.key(), err)
 		}
-		e.metrics.linksEvicted.Add(float64(n))
+		e.metrics.linksEvicted.Add(float64(nl))
+		e.metrics.visitorsEvicted.Add(float64(nv))
 	}
 	e.metrics.storeBytes.Set(float64(e.store.Stats().DiskBytes))
 	return nil
@@ -708,7 +712,7 @@ func (e *Engine) dropWorkers(parts map[string][]int32) {
 			e.metrics.accounts.Sub(float64(len(w.accounts)))
 			e.metrics.partitions.Dec()
 			delete(e.workers, k)
-			for _, ns := range []*statestore.Namespace{w.spill, w.links} {
+			for _, ns := range []*statestore.Namespace{w.spill, w.links, w.visitors} {
 				if ns == nil {
 					continue
 				}

@@ -4,22 +4,23 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // metrics are the pipeline's own series; franz-go's come from kprom.
 type metrics struct {
-	records      *prometheus.CounterVec
-	deadLetters  *prometheus.CounterVec
-	changes      prometheus.Counter
-	accounts     prometheus.Gauge
-	partitions   prometheus.Gauge
-	commits      prometheus.Counter
-	cycle        prometheus.Histogram
-	changelog    prometheus.Counter
-	aborts       prometheus.Counter
-	restore      prometheus.Histogram
-	rekeyHop     prometheus.Gauge
-	sinkDown     prometheus.Gauge
-	evicted      prometheus.Counter
-	reloaded     prometheus.Counter
-	linksEvicted prometheus.Counter
-	storeBytes   prometheus.Gauge
+	records         *prometheus.CounterVec
+	deadLetters     *prometheus.CounterVec
+	changes         prometheus.Counter
+	accounts        prometheus.Gauge
+	partitions      prometheus.Gauge
+	commits         prometheus.Counter
+	cycle           prometheus.Histogram
+	changelog       prometheus.Counter
+	aborts          prometheus.Counter
+	restore         prometheus.Histogram
+	rekeyHop        prometheus.Gauge
+	sinkDown        prometheus.Gauge
+	evicted         prometheus.Counter
+	reloaded        prometheus.Counter
+	linksEvicted    prometheus.Counter
+	visitorsEvicted prometheus.Counter
+	storeBytes      prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -74,6 +75,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "leadscore_pipeline_links_evicted_total",
 			Help: "Person links moved from memory to the local state store (over engine.max_resident_links).",
 		}),
+		visitorsEvicted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_visitors_evicted_total",
+			Help: "Anonymous visitors' pending events moved from memory to the local state store (over engine.max_resident_visitors).",
+		}),
 		reloaded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "leadscore_pipeline_accounts_reloaded_total",
 			Help: "Accounts read back from the local state store when seen again.",
@@ -93,7 +98,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.records, m.deadLetters, m.changes, m.accounts, m.partitions,
-			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.sinkDown, m.evicted, m.linksEvicted, m.reloaded, m.storeBytes, m.rekeyHop)
+			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.sinkDown, m.evicted, m.linksEvicted, m.visitorsEvicted, m.reloaded, m.storeBytes, m.rekeyHop)
 	}
 	m.rekeyHop.Set(0)
 	return m

@@ -7,6 +7,7 @@ import (
 
 	"github.com/segmentio/encoding/json"
 
+	"github.com/leadscore/leadscore/features"
 	"github.com/leadscore/leadscore/internal/statestore"
 )
 
@@ -21,10 +22,27 @@ import (
 // spillName is the store namespace of a worker's evicted accounts.
 func (w *worker) spillName() string { return w.key() + "/a" }
 
-// linkStore is an input worker's evicted person links, for its Identity.
-type linkStore struct{ w *worker }
+// identitySpill is an input worker's evicted person links and pending
+// events, for its Identity.
+type identitySpill struct{ w *worker }
 
-func (s linkStore) Lookup(key string) (string, bool) {
+func (s identitySpill) TakePending(key string) ([]features.Pending, bool) {
+	var p []features.Pending
+	found, err := s.w.visitors.Get([]byte(key), func(v []byte) error { return json.Unmarshal(v, &p) })
+	if err == nil && found {
+		b := s.w.store.NewBatch()
+		b.Delete(s.w.visitors, []byte(key))
+		err = b.Commit()
+		b.Close()
+	}
+	if err != nil {
+		s.w.storeErr = fmt.Errorf("take pending events of %s: %w", key, err)
+		return nil, false
+	}
+	return p, found
+}
+
+func (s identitySpill) Lookup(key string) (string, bool) {
 	var account string
 	found, err := s.w.links.Get([]byte(key), func(v []byte) error { account = string(v); return nil })
 	if err != nil {
@@ -37,7 +55,7 @@ func (s linkStore) Lookup(key string) (string, bool) {
 // restorePerson applies a changelog person link during a restore: in
 // memory while under limit, otherwise to the store.
 func (w *worker) restorePerson(key, account string, limit int, b *statestore.Batch) error {
-	if w.links == nil || limit <= 0 || w.identity.Persons() < limit {
+	if w.links == nil || limit <= 0 || w.identity.Persons() < limit || w.identity.Resident(key) {
 		w.identity.RestorePerson(key, account)
 		return nil
 	}
@@ -48,22 +66,52 @@ func (w *worker) restorePerson(key, account string, limit int, b *statestore.Bat
 	return nil
 }
 
-// evictLinks moves clean person links beyond limit to the store.
-func (w *worker) evictLinks(limit int, b *statestore.Batch) (int, error) {
-	if w.links == nil {
-		return 0, nil
+// restorePending applies a changelog record of a visitor's pending events
+// during a restore: in memory while under limit, otherwise to the store;
+// an empty value (handed to an account) removes them from both.
+func (w *worker) restorePending(key string, v []byte, limit int, b *statestore.Batch) error {
+	if w.visitors == nil || limit <= 0 || w.identity.Visitors() < limit || len(v) == 0 || w.identity.Resident(key) {
+		if w.visitors != nil && len(v) == 0 {
+			b.Delete(w.visitors, []byte(key))
+		}
+		var cursor *dedupCursor
+		return w.restoreRecord(kindVisitor, key, v, &cursor)
 	}
-	n, err := w.identity.EvictPersons(limit, func(key, account string) error {
-		b.Set(w.links, []byte(key), []byte(account))
+	b.Set(w.visitors, []byte(key), v)
+	if b.Len() >= 4096 {
+		return b.Commit()
+	}
+	return nil
+}
+
+// evictIdentity moves clean person links and pending events beyond their
+// limits to the store.
+func (w *worker) evictIdentity(links, visitors int, b *statestore.Batch) (nl, nv int, err error) {
+	if w.links == nil {
+		return 0, 0, nil
+	}
+	set := func(ns *statestore.Namespace, key string, v []byte) error {
+		b.Set(ns, []byte(key), v)
 		if b.Len() >= 4096 {
 			return b.Commit()
 		}
 		return nil
+	}
+	nl, err = w.identity.EvictPersons(links, func(key, account string) error { return set(w.links, key, []byte(account)) })
+	if err != nil {
+		return nl, 0, err
+	}
+	nv, err = w.identity.EvictPending(visitors, func(key string, p []features.Pending) error {
+		v, err := json.Marshal(p)
+		if err != nil {
+			return fmt.Errorf("encode pending events of %s: %w", key, err)
+		}
+		return set(w.visitors, key, v)
 	})
 	if err == nil {
 		err = b.Commit()
 	}
-	return n, err
+	return nl, nv, err
 }
 
 // account returns id's state: resident, reloaded from the store, or new.

@@ -51,8 +51,10 @@ type worker struct {
 	accounts map[string]*account
 	spill    *statestore.Namespace // evicted accounts; nil: no store
 	links    *statestore.Namespace // evicted person links; nil: no store
-	storeErr error                 // a failed store read, seen by process
-	now      int64                 // start of the batch being processed
+	visitors *statestore.Namespace // evicted pending events; nil: no store
+	store    *statestore.Store
+	storeErr error // a failed store read, seen by process
+	now      int64 // start of the batch being processed
 	identity *features.Identity
 	dedup    *features.Dedup
 
@@ -77,13 +79,15 @@ func newWorker(e *Engine, topic string, partition int32) *worker {
 		accounts:  make(map[string]*account),
 		spill:     e.spillNamespace(topic, partition, "a"),
 		links:     e.spillNamespace(topic, partition, "p"),
+		visitors:  e.spillNamespace(topic, partition, "v"),
+		store:     e.store,
 		identity:  features.NewIdentity(e.ipMatcher, ec.MaxPendingPerVisitor, ec.Freemail),
 		dedup:     features.NewDedup(ec.DedupWindow),
 		dlq:       e.dlq,
 		metrics:   e.metrics,
 	}
 	if w.links != nil {
-		w.identity.SetLinkStore(linkStore{w})
+		w.identity.SetSpill(identitySpill{w})
 	}
 	return w
 }
