@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"sort"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,7 +21,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/leadscore/leadscore/internal/chtest"
 	"github.com/leadscore/leadscore/sinks"
@@ -622,6 +625,36 @@ func TestEvictionIsTransparent(t *testing.T) {
 	require.Positive(t, links)
 	require.Positive(t, reloaded)
 	require.LessOrEqual(t, resident, float64(scenarioPartitions))
+	h.checkClickHouse(ex)
+	h.checkChangesTopic(ex, false)
+}
+
+// TestSessionRestartAfterFailedCommit: the broker fails a transaction's
+// commit once (EndTxn answers INVALID_TXN_STATE, the transaction stays
+// open). The engine replaces its session, which fences the old producer
+// and aborts that transaction, restores from the changelog and carries on:
+// the results equal the oracle's, nothing twice.
+func TestSessionRestartAfterFailedCommit(t *testing.T) {
+	h := newHarness(t)
+	s := newScenario(13, 24)
+	ex := s.expect()
+	var failed atomic.Bool
+	h.cluster.ControlKey(kmsg.EndTxn.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		r := req.(*kmsg.EndTxnRequest)
+		if !r.Commit || failed.Swap(true) {
+			return nil, nil, false
+		}
+		resp := r.ResponseKind().(*kmsg.EndTxnResponse)
+		resp.ErrorCode = kerr.InvalidTxnState.Code
+		return resp, nil, true
+	})
+	stop := h.runEngine()
+	h.produce(s, 0, 1)
+	h.waitCaughtUp()
+	restarts := h.metric("leadscore_pipeline_session_restarts_total")
+	require.NoError(t, stop())
+	require.True(t, failed.Load(), "a commit was failed")
+	require.Equal(t, 1.0, restarts)
 	h.checkClickHouse(ex)
 	h.checkChangesTopic(ex, false)
 }

@@ -48,12 +48,17 @@ type Engine struct {
 	ipMatcher features.IPMatcher
 	metrics   *metrics
 
-	sess     *kgo.GroupTransactSession
-	cl       *kgo.Client
-	embedded *kfake.Cluster
-	sinks    []sinks.Sink
-	dlq      *deadLetters
-	store    *statestore.Store // evicted accounts; nil without a cap or TTL
+	sess *kgo.GroupTransactSession
+	cl   *kgo.Client
+	gen  uint64 // counts sessions; callbacks of a replaced one are ignored
+	// noClientMetrics: a replaced session's client metrics could not be
+	// unregistered, so new clients go without.
+	noClientMetrics bool
+	ch              *sinks.ClickHouse
+	embedded        *kfake.Cluster
+	sinks           []sinks.Sink
+	dlq             *deadLetters
+	store           *statestore.Store // evicted accounts; nil without a cap or TTL
 	// repartitions is the repartition topic's partition count, which
 	// shares engine.max_resident_accounts between scoring workers.
 	repartitions int
@@ -158,11 +163,19 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		defer e.store.Close()
 		e.log.Info("local state store opened", "dir", dir, "max_resident_accounts", ec.MaxResidentAccounts, "idle_ttl", ec.IdleTTL.D().String())
 	}
+	if !e.cfg.ClickHouse.Disabled {
+		if e.ch, err = sinks.NewClickHouse(e.cfg.ClickHouse.sinkConfig(), e.log, e.reg); err != nil {
+			return err
+		}
+	}
 	if err := e.connect(); err != nil {
+		if e.ch != nil {
+			_ = e.ch.Close(context.Background())
+		}
 		return err
 	}
 	defer e.closeSinks()
-	defer e.sess.CloseAllowingRebalance()
+	defer func() { e.sess.CloseAllowingRebalance() }() // the session of the moment
 
 	stopHTTP, err := e.serveHTTP()
 	if err != nil {
@@ -191,9 +204,13 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	return nil
 }
 
-// connect builds the transactional Kafka session and the sinks.
+// connect builds a transactional Kafka session, its dead letters and its
+// Kafka sink; the sinks are that one and ClickHouse. Callbacks of an older
+// session (one replaced by restartSession) are ignored.
 func (e *Engine) connect() error {
 	kc := e.cfg.Kafka
+	var gen uint64                                 // set below, with mu held
+	current := func() bool { return e.gen == gen } // read with mu held
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(e.Brokers()...),
 		kgo.ClientID(kc.ClientID),
@@ -203,9 +220,29 @@ func (e *Engine) connect() error {
 		kgo.ConsumeTopics(e.cfg.ConsumedTopics()...),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.BlockRebalanceOnPoll(),
-		kgo.OnPartitionsAssigned(e.onAssigned),
-		kgo.OnPartitionsRevoked(e.onRevoked),
-		kgo.OnPartitionsLost(e.onLost),
+		kgo.OnPartitionsAssigned(func(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if current() {
+				e.onAssigned(ctx, cl, m)
+			}
+		}),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if current() {
+				e.dropWorkers(m)
+				e.revokedSinceEnd = true
+			}
+		}),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if current() {
+				e.dropWorkers(m)
+				e.revokedSinceEnd = true
+			}
+		}),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// Transaction markers of the repartition topic are polled (and
@@ -216,7 +253,7 @@ func (e *Engine) connect() error {
 		kgo.RecordPartitioner(changelogPartitioner{changelog: e.cfg.changelogTopic(), keyed: kgo.StickyKeyPartitioner(nil)}),
 		kgo.WithLogger(kgoLogger{e.log}),
 	}
-	if e.reg != nil {
+	if e.reg != nil && !e.noClientMetrics {
 		opts = append(opts, kgo.WithHooks(kprom.NewMetrics("leadscore", kprom.Registerer(e.reg), kprom.Subsystem("kafka"))))
 	}
 	if kc.InstanceID != "" {
@@ -227,6 +264,8 @@ func (e *Engine) connect() error {
 	// so they wait until the session, the dead letters and the sinks are set.
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.gen++
+	gen = e.gen
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return fmt.Errorf("create kafka client: %w", err)
@@ -240,20 +279,88 @@ func (e *Engine) connect() error {
 	ictx, cancel := context.WithTimeout(context.Background(), transactionTimeout)
 	defer cancel()
 	if _, _, err := e.cl.ProducerID(ictx); err != nil {
-		sess.Close()
+		// Disown the session, then close it without mu: its callbacks
+		// take mu, and Close waits for them.
+		e.gen++
+		e.mu.Unlock()
+		sess.CloseAllowingRebalance()
+		e.mu.Lock()
 		return fmt.Errorf("initialise the transactional producer %q: %w", e.cfg.transactionalID(), err)
 	}
 	e.dlq = &deadLetters{cl: e.cl, topic: kc.DLQTopic}
-	e.sinks = append(e.sinks, sinks.NewKafka(e.cl, kc.ScoreChangesTopic, e.reg))
-	if !e.cfg.ClickHouse.Disabled {
-		ch, err := sinks.NewClickHouse(e.cfg.ClickHouse.sinkConfig(), e.log, e.reg)
-		if err != nil {
-			sess.Close()
-			return err
-		}
-		e.sinks = append(e.sinks, ch)
+	// Kafka first: a cycle's flush waits for the topic, then ClickHouse.
+	e.sinks = []sinks.Sink{sinks.NewKafka(e.cl, kc.ScoreChangesTopic, e.reg)}
+	if e.ch != nil {
+		e.sinks = append(e.sinks, e.ch)
 	}
 	return nil
+}
+
+// kafkaError marks a failure of the Kafka session (a transaction's begin,
+// end or produce), after which the transaction's outcome may be unknown.
+type kafkaError struct{ err error }
+
+func (k kafkaError) Error() string { return k.err.Error() }
+func (k kafkaError) Unwrap() error { return k.err }
+
+// restartSession replaces a Kafka session that failed mid-transaction (the
+// broker went away, say): everything in memory is dropped, the old session
+// is closed, and a new one is built, which fences the old producer (so its
+// open transaction aborts) and restores the partitions it is assigned from
+// the changelog, as a restarted process would. It retries until ctx ends.
+func (e *Engine) restartSession(ctx context.Context, cause error) error {
+	e.ready.Store(false)
+	e.metrics.sessionRestarts.Inc()
+	e.log.Error("kafka transaction failed; replacing the session and restoring state from the changelog", "err", cause)
+	e.mu.Lock()
+	e.dropWorkers(e.assignedParts())
+	e.inTxn, e.revokedSinceEnd, e.sinkDown = false, false, false
+	e.metrics.sinkDown.Set(0)
+	e.dlq.reset()
+	if e.ch != nil {
+		e.ch.Discard(ctx)
+	}
+	old, oldSink := e.sess, e.sinks[0]
+	e.mu.Unlock()
+	// Close the old session first: its buffered records fail at once, so
+	// the old sink's close does not wait for an unreachable broker.
+	closed := make(chan struct{})
+	go func() { old.CloseAllowingRebalance(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(15 * time.Second):
+		// Its client metrics stay registered: the new client goes without.
+		e.log.Warn("the old kafka session is slow to close; going on without client metrics for the new one")
+		e.noClientMetrics = true
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	_ = oldSink.Close(cctx)
+	cancel()
+
+	backoff := time.Second
+	for {
+		err := e.connect()
+		if err == nil {
+			e.log.Info("kafka session replaced")
+			return nil
+		}
+		e.log.Warn("replace the kafka session", "err", err, "retry_in", backoff.String())
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("replace the kafka session: %w (after %w)", ctx.Err(), cause)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// assignedParts lists the partitions that have workers, for dropWorkers.
+func (e *Engine) assignedParts() map[string][]int32 {
+	m := map[string][]int32{}
+	for k := range e.workers {
+		m[k.topic] = append(m[k.topic], k.partition)
+	}
+	return m
 }
 
 func (c ClickHouseConfig) sinkConfig() sinks.ClickHouseConfig {
@@ -306,6 +413,13 @@ func (e *Engine) loop(ctx context.Context) error {
 		}
 		open := e.inTxn
 		e.mu.Unlock()
+		var ke kafkaError
+		if err != nil && errors.As(err, &ke) && ctx.Err() == nil {
+			if err := e.restartSession(ctx, err); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -354,13 +468,13 @@ func (e *Engine) overResident() bool {
 func (e *Engine) begin(ctx context.Context) (bool, error) {
 	if e.revokedSinceEnd {
 		if _, err := e.sess.End(ctx, kgo.TryAbort); err != nil {
-			return false, fmt.Errorf("reset transaction session: %w", err)
+			return false, kafkaError{fmt.Errorf("reset transaction session: %w", err)}
 		}
 		e.revokedSinceEnd = false
 		return false, nil
 	}
 	if err := e.sess.Begin(); err != nil {
-		return false, fmt.Errorf("begin transaction: %w", err)
+		return false, kafkaError{fmt.Errorf("begin transaction: %w", err)}
 	}
 	e.inTxn, e.cycleStart, e.cycleRecords = true, time.Now(), 0
 	return true, nil
@@ -443,24 +557,27 @@ func (e *Engine) commitCycle(ctx context.Context) error {
 		return e.backOff(ctx, err)
 	}
 	if err := e.dlq.flush(ctx); err != nil {
-		return err
+		return kafkaError{err}
 	}
 	perrMu.Lock()
 	err := perr
 	perrMu.Unlock()
 	if err != nil {
-		return fmt.Errorf("produce changelog: %w", err)
+		return kafkaError{fmt.Errorf("produce changelog: %w", err)}
 	}
 	e.setSinkErr(nil)
 	committed, err := e.sess.End(ctx, kgo.TryCommit)
 	e.inTxn = false
 	if err != nil {
-		return fmt.Errorf("commit transaction: %w", err)
+		return kafkaError{fmt.Errorf("commit transaction: %w", err)}
 	}
 	if !committed {
 		e.metrics.aborts.Inc()
 		e.log.Warn("transaction aborted (the group rebalanced); rebuilding state from the changelog")
-		return e.rebuild(ctx)
+		if err := e.rebuild(ctx); err != nil {
+			return kafkaError{err}
+		}
+		return nil
 	}
 	e.metrics.commits.Inc()
 	e.metrics.cycle.Observe(time.Since(start).Seconds())
@@ -570,7 +687,7 @@ func (e *Engine) backOff(ctx context.Context, cause error) error {
 	e.cl.PauseFetchTopics(e.cfg.ConsumedTopics()...)
 	if _, err := e.sess.End(ctx, kgo.TryAbort); err != nil {
 		e.inTxn = false
-		return fmt.Errorf("abort transaction after sink failure: %w", err)
+		return kafkaError{fmt.Errorf("abort transaction after sink failure: %w", err)}
 	}
 	e.inTxn = false
 	e.metrics.aborts.Inc()
@@ -581,7 +698,10 @@ func (e *Engine) backOff(ctx context.Context, cause error) error {
 		}
 	}
 	e.sinkDown, e.nextProbe = true, time.Now().Add(e.cfg.ClickHouse.ProbeInterval.D())
-	return e.rebuild(ctx)
+	if err := e.rebuild(ctx); err != nil {
+		return kafkaError{err}
+	}
+	return nil
 }
 
 // probeSinks pings every sink that can be pinged; when all answer,
@@ -660,8 +780,6 @@ func (e *Engine) setSinkErr(err error) {
 // onAssigned creates a worker per new partition and restores its state from
 // the changelog before any of its records are fetched.
 func (e *Engine) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	for topic, parts := range assigned {
 		for _, p := range parts {
 			k := tp{topic, p}
@@ -683,23 +801,10 @@ func (e *Engine) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[str
 	}
 }
 
-// onRevoked drops partitions given up in a rebalance. Rebalances run only
-// between cycles, so their work is committed.
-func (e *Engine) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.dropWorkers(revoked)
-	e.revokedSinceEnd = true
-}
-
-// onLost drops partitions another member owns now; the open transaction, if
-// any, will abort.
-func (e *Engine) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.dropWorkers(lost)
-	e.revokedSinceEnd = true
-}
+// A revoke (rebalances run only between cycles, so the work is committed)
+// or a loss (the open transaction, if any, will abort) drops the partitions'
+// workers; the session then aborts the next transaction it ends, so the
+// next begin resets it first.
 
 func (e *Engine) dropWorkers(parts map[string][]int32) {
 	for topic, ps := range parts {

@@ -19,6 +19,7 @@ type metrics struct {
 	evicted         prometheus.Counter
 	reloaded        prometheus.Counter
 	linksEvicted    prometheus.Counter
+	sessionRestarts prometheus.Counter
 	visitorsEvicted prometheus.Counter
 	storeBytes      prometheus.Gauge
 }
@@ -75,6 +76,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "leadscore_pipeline_links_evicted_total",
 			Help: "Person links moved from memory to the local state store (over engine.max_resident_links).",
 		}),
+		sessionRestarts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_session_restarts_total",
+			Help: "Kafka sessions replaced after a failed transaction (the broker was unreachable, say); state is restored from the changelog each time.",
+		}),
 		visitorsEvicted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "leadscore_pipeline_visitors_evicted_total",
 			Help: "Anonymous visitors' pending events moved from memory to the local state store (over engine.max_resident_visitors).",
@@ -98,7 +103,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.records, m.deadLetters, m.changes, m.accounts, m.partitions,
-			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.sinkDown, m.evicted, m.linksEvicted, m.visitorsEvicted, m.reloaded, m.storeBytes, m.rekeyHop)
+			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.sinkDown, m.evicted, m.linksEvicted, m.sessionRestarts, m.visitorsEvicted, m.reloaded, m.storeBytes, m.rekeyHop)
 	}
 	m.rekeyHop.Set(0)
 	return m

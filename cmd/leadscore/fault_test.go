@@ -522,7 +522,7 @@ func TestFaults(t *testing.T) {
 		s := f.scenario(t, "broker", f.bin)
 		p := s.start("a")
 		s.waitCommitted(s.all()/3, p)
-		f.restartBroker(2 * time.Second)
+		f.restartBroker(4 * time.Second)
 		s.waitCommitted(s.all(), p)
 		p.stop(t)
 		require.Empty(t, s.outcome().diff(want))
