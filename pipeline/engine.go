@@ -550,7 +550,10 @@ func (e *Engine) commitCycle(ctx context.Context) error {
 		e.metrics.changelog.Add(float64(len(changed)))
 	}
 	if err := e.flushSinks(ctx, &b); err != nil {
-		if ctx.Err() != nil || errors.Is(err, sinks.ErrPermanent) || e.cfg.ClickHouse.Disabled {
+		if errors.As(err, new(kafkaError)) {
+			return err
+		}
+		if ctx.Err() != nil || errors.Is(err, sinks.ErrPermanent) {
 			e.setSinkErr(err)
 			return fmt.Errorf("flush sink: %w", err)
 		}
@@ -664,8 +667,11 @@ func (e *Engine) flushSinks(ctx context.Context, b *rows.Batch) error {
 			return err
 		}
 	}
-	for _, s := range e.sinks {
+	for i, s := range e.sinks {
 		if err := s.Flush(fctx); err != nil {
+			if i == 0 { // the score-change topic: the Kafka session is in trouble
+				return kafkaError{err}
+			}
 			return err
 		}
 	}
