@@ -20,8 +20,8 @@ import (
 	"github.com/segmentio/encoding/json"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -654,6 +654,47 @@ func TestSessionRestartAfterFailedCommit(t *testing.T) {
 	restarts := h.metric("leadscore_pipeline_session_restarts_total")
 	require.NoError(t, stop())
 	require.True(t, failed.Load(), "a commit was failed")
+	require.Equal(t, 1.0, restarts)
+	h.checkClickHouse(ex)
+	h.checkChangesTopic(ex, false)
+}
+
+// TestSessionRestartAfterFailedRestore: the first restore cannot read the
+// changelog's end (the broker refuses one ListOffsets). The engine must
+// neither score that partition without its state nor commit its offsets: it
+// replaces the session, restores again and carries on, equal to the oracle.
+func TestSessionRestartAfterFailedRestore(t *testing.T) {
+	h := newHarness(t)
+	s := newScenario(17, 24)
+	ex := s.expect()
+	var failed atomic.Bool
+	h.cluster.ControlKey(kmsg.ListOffsets.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		r := req.(*kmsg.ListOffsetsRequest)
+		// The restore asks for the high watermark (read_uncommitted); the
+		// consumer reads committed.
+		if r.IsolationLevel != 0 || failed.Swap(true) {
+			return nil, nil, false
+		}
+		resp := r.ResponseKind().(*kmsg.ListOffsetsResponse)
+		for _, rt := range r.Topics {
+			st := kmsg.NewListOffsetsResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewListOffsetsResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	stop := h.runEngine()
+	h.produce(s, 0, 1)
+	h.waitCaughtUp()
+	restarts := h.metric("leadscore_pipeline_session_restarts_total")
+	require.NoError(t, stop())
+	require.True(t, failed.Load(), "a restore was failed")
 	require.Equal(t, 1.0, restarts)
 	h.checkClickHouse(ex)
 	h.checkChangesTopic(ex, false)

@@ -51,6 +51,9 @@ type Engine struct {
 	sess *kgo.GroupTransactSession
 	cl   *kgo.Client
 	gen  uint64 // counts sessions; callbacks of a replaced one are ignored
+	// restoreErr: a partition assigned by the last poll could not be
+	// restored; the loop replaces the session.
+	restoreErr error
 	// noClientMetrics: a replaced session's client metrics could not be
 	// unregistered, so new clients go without.
 	noClientMetrics bool
@@ -311,10 +314,10 @@ func (k kafkaError) Unwrap() error { return k.err }
 func (e *Engine) restartSession(ctx context.Context, cause error) error {
 	e.ready.Store(false)
 	e.metrics.sessionRestarts.Inc()
-	e.log.Error("kafka transaction failed; replacing the session and restoring state from the changelog", "err", cause)
+	e.log.Error("kafka session failed; replacing it and restoring state from the changelog", "err", cause)
 	e.mu.Lock()
 	e.dropWorkers(e.assignedParts())
-	e.inTxn, e.revokedSinceEnd, e.sinkDown = false, false, false
+	e.inTxn, e.revokedSinceEnd, e.sinkDown, e.restoreErr = false, false, false, nil
 	e.metrics.sinkDown.Set(0)
 	e.dlq.reset()
 	if e.ch != nil {
@@ -402,8 +405,22 @@ func (e *Engine) loop(ctx context.Context) error {
 				e.log.Warn("fetch", "topic", t, "partition", p, "err", err)
 			}
 		})
-		e.ready.Store(true)
 		e.mu.Lock()
+		if rerr := e.restoreErr; rerr != nil {
+			// A partition assigned in this poll could not be restored;
+			// its records (if any came) must not be processed or
+			// committed.
+			e.restoreErr = nil
+			e.mu.Unlock()
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err := e.restartSession(ctx, rerr); err != nil {
+				return err
+			}
+			continue
+		}
+		e.ready.Store(true)
 		err := e.processFetches(ctx, fetches)
 		if err == nil && e.inTxn && e.cycleDue() {
 			err = e.commitCycle(ctx)
@@ -794,11 +811,11 @@ func (e *Engine) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[str
 			}
 			w := newWorker(e, topic, p)
 			if err := e.restoreWorker(ctx, w); err != nil {
-				// Scoring without the state would be wrong: leave the group
-				// (from another goroutine, as the callback must return) and
-				// let Run fail.
-				e.log.Error("restore partition state; leaving the group", "partition", w.key(), "err", err)
-				go e.sess.Close()
+				// Scoring without the state would be wrong, and so would
+				// committing the partition's offsets: the loop replaces the
+				// session before it processes anything more.
+				e.log.Error("restore partition state; the session will be replaced", "partition", w.key(), "err", err)
+				e.restoreErr = err
 				return
 			}
 			e.workers[k] = w
