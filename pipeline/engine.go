@@ -75,6 +75,10 @@ type Engine struct {
 	revokedSinceEnd bool // a revoke ran since the last End: reset the session
 	cycleStart      time.Time
 	cycleRecords    int
+	// cycleFrom is the first offset polled in the cycle of each partition:
+	// where to rewind after an End that did not commit, which itself
+	// rewinds only partitions that have a committed offset.
+	cycleFrom map[string]map[int32]kgo.EpochOffset
 	// sinkDown: a flush timed out; fetching is paused until the sinks
 	// answer a probe, at nextProbe.
 	sinkDown  bool
@@ -299,6 +303,17 @@ func (e *Engine) connect() error {
 	return nil
 }
 
+// rewind puts the consumer back to the first record polled in the cycle on
+// every partition, after an End that did not commit. End rewinds to the
+// committed offsets, but only partitions that have one: a partition never
+// committed would otherwise go on after records whose effects were undone.
+func (e *Engine) rewind() {
+	if len(e.cycleFrom) > 0 {
+		e.cl.SetOffsets(e.cycleFrom)
+	}
+	clear(e.cycleFrom)
+}
+
 // kafkaError marks a failure of the Kafka session (a transaction's begin,
 // end or produce), after which the transaction's outcome may be unknown.
 type kafkaError struct{ err error }
@@ -318,6 +333,7 @@ func (e *Engine) restartSession(ctx context.Context, cause error) error {
 	e.mu.Lock()
 	e.dropWorkers(e.assignedParts())
 	e.inTxn, e.revokedSinceEnd, e.sinkDown, e.restoreErr = false, false, false, nil
+	clear(e.cycleFrom) // the new session starts from the committed offsets
 	e.metrics.sinkDown.Set(0)
 	e.dlq.reset()
 	if e.ch != nil {
@@ -487,6 +503,7 @@ func (e *Engine) begin(ctx context.Context) (bool, error) {
 		if _, err := e.sess.End(ctx, kgo.TryAbort); err != nil {
 			return false, kafkaError{fmt.Errorf("reset transaction session: %w", err)}
 		}
+		e.rewind()
 		e.revokedSinceEnd = false
 		return false, nil
 	}
@@ -503,6 +520,21 @@ func (e *Engine) processFetches(ctx context.Context, fetches kgo.Fetches) error 
 	if fetches.NumRecords() == 0 {
 		return nil
 	}
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) == 0 {
+			return
+		}
+		if e.cycleFrom == nil {
+			e.cycleFrom = map[string]map[int32]kgo.EpochOffset{}
+		}
+		if e.cycleFrom[p.Topic] == nil {
+			e.cycleFrom[p.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		if _, ok := e.cycleFrom[p.Topic][p.Partition]; !ok {
+			r := p.Records[0]
+			e.cycleFrom[p.Topic][p.Partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset}
+		}
+	})
 	if !e.inTxn {
 		if ok, err := e.begin(ctx); !ok {
 			return err
@@ -588,6 +620,11 @@ func (e *Engine) commitCycle(ctx context.Context) error {
 	e.setSinkErr(nil)
 	committed, err := e.sess.End(ctx, kgo.TryCommit)
 	e.inTxn = false
+	if committed {
+		clear(e.cycleFrom)
+	} else if err == nil {
+		e.rewind()
+	}
 	if err != nil {
 		return kafkaError{fmt.Errorf("commit transaction: %w", err)}
 	}
@@ -713,6 +750,7 @@ func (e *Engine) backOff(ctx context.Context, cause error) error {
 		return kafkaError{fmt.Errorf("abort transaction after sink failure: %w", err)}
 	}
 	e.inTxn = false
+	e.rewind()
 	e.metrics.aborts.Inc()
 	e.dlq.reset()
 	for _, s := range e.sinks {
