@@ -429,7 +429,9 @@ func (e *Engine) loop(ctx context.Context) error {
 			e.restoreErr = nil
 			e.mu.Unlock()
 			if ctx.Err() != nil {
-				return nil
+				// Stopping: abort rather than commit offsets of records
+				// this poll returned and nobody processed.
+				return fmt.Errorf("stopping after a failed restore: %w", rerr)
 			}
 			if err := e.restartSession(ctx, rerr); err != nil {
 				return err
