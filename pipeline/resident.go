@@ -59,11 +59,7 @@ func (w *worker) restorePerson(key, account string, limit int, b *statestore.Bat
 		w.identity.RestorePerson(key, account)
 		return nil
 	}
-	b.Set(w.links, []byte(key), []byte(account))
-	if b.Len() >= 4096 {
-		return b.Commit()
-	}
-	return nil
+	return spillSet(b, w.links, key, []byte(account))
 }
 
 // restorePending applies a changelog record of a visitor's pending events
@@ -77,11 +73,7 @@ func (w *worker) restorePending(key string, v []byte, limit int, b *statestore.B
 		var cursor *dedupCursor
 		return w.restoreRecord(kindVisitor, key, v, &cursor)
 	}
-	b.Set(w.visitors, []byte(key), v)
-	if b.Len() >= 4096 {
-		return b.Commit()
-	}
-	return nil
+	return spillSet(b, w.visitors, key, v)
 }
 
 // evictIdentity moves clean person links and pending events beyond their
@@ -90,14 +82,7 @@ func (w *worker) evictIdentity(links, visitors int, b *statestore.Batch) (nl, nv
 	if w.links == nil {
 		return 0, 0, nil
 	}
-	set := func(ns *statestore.Namespace, key string, v []byte) error {
-		b.Set(ns, []byte(key), v)
-		if b.Len() >= 4096 {
-			return b.Commit()
-		}
-		return nil
-	}
-	nl, err = w.identity.EvictPersons(links, func(key, account string) error { return set(w.links, key, []byte(account)) })
+	nl, err = w.identity.EvictPersons(links, func(key, account string) error { return spillSet(b, w.links, key, []byte(account)) })
 	if err != nil {
 		return nl, 0, err
 	}
@@ -106,7 +91,7 @@ func (w *worker) evictIdentity(links, visitors int, b *statestore.Batch) (nl, nv
 		if err != nil {
 			return fmt.Errorf("encode pending events of %s: %w", key, err)
 		}
-		return set(w.visitors, key, v)
+		return spillSet(b, w.visitors, key, v)
 	})
 	if err == nil {
 		err = b.Commit()
@@ -149,11 +134,7 @@ func (w *worker) restoreAccount(id string, v []byte, limit int, b *statestore.Ba
 		w.accounts[id] = a
 		return nil
 	}
-	b.Set(w.spill, []byte(id), v)
-	if b.Len() >= 4096 {
-		return b.Commit()
-	}
-	return nil
+	return spillSet(b, w.spill, id, v)
 }
 
 // evict moves accounts to the store: those idle since before idleBefore
@@ -176,13 +157,9 @@ func (w *worker) evict(limit int, idleBefore int64, b *statestore.Batch) (int, e
 		if err != nil {
 			return fmt.Errorf("encode account %s: %w", id, err)
 		}
-		b.Set(w.spill, []byte(id), v)
 		delete(w.accounts, id)
 		n++
-		if b.Len() >= 4096 {
-			return b.Commit()
-		}
-		return nil
+		return spillSet(b, w.spill, id, v)
 	}
 	for id, a := range w.accounts {
 		if a.dirty {
@@ -220,6 +197,16 @@ func (w *worker) evict(limit int, idleBefore int64, b *statestore.Batch) (int, e
 	w.metrics.accounts.Sub(float64(n))
 	w.metrics.evicted.Add(float64(n))
 	return n, nil
+}
+
+// spillSet adds key's value to the store batch, committing it every 4096
+// writes so that a large eviction or restore does not hold it all.
+func spillSet(b *statestore.Batch, ns *statestore.Namespace, key string, v []byte) error {
+	b.Set(ns, []byte(key), v)
+	if b.Len() >= 4096 {
+		return b.Commit()
+	}
+	return nil
 }
 
 // nowNano is the clock of account use; a variable for tests.
