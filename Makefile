@@ -5,7 +5,7 @@ GO        ?= go
 PKGS      := ./...
 TESTFLAGS ?= -race -shuffle=on -timeout 13m
 
-.PHONY: run test soak deps build vet fuzz bench-regress clickhouse-start clickhouse-stop clean
+.PHONY: run test soak deps ipdb build vet fuzz bench-regress clickhouse-start clickhouse-stop clean
 
 ## run: set up, start a local ClickHouse, and run the engine on a bounded demo stream
 run: deps
@@ -23,6 +23,10 @@ soak: deps
 
 deps:
 	@scripts/deps.sh
+
+## ipdb: fetch the public IP-to-ASN ranges (npm @ip-location-db/asn, CC BY 4.0) into .local/ipdb (FORCE=1: a newer release)
+ipdb:
+	@scripts/fetch-asn.sh
 
 build:
 	$(GO) build -o bin/leadscore ./cmd/leadscore

@@ -3,6 +3,7 @@ package features
 import (
 	"bufio"
 	_ "embed"
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -50,13 +51,28 @@ type Pending struct {
 	Path  string         `json:"path,omitempty"`
 	Time  time.Time      `json:"time"`
 	UTM   event.Campaign `json:"utm"`
+	// Props is the event's properties object, for rules on properties,
+	// when it is at most maxPendingProps bytes.
+	Props json.RawMessage `json:"props,omitempty"`
+	// Timezone is context.timezone, for the best time to contact.
+	Timezone string `json:"tz,omitempty"`
 }
+
+// maxPendingProps bounds the properties kept with a parked event.
+const maxPendingProps = 1024
 
 // Restore rebuilds the parts of an event the scorer reads.
 func (p *Pending) Restore(ev *event.Event) {
 	*ev = event.Event{Type: p.Type, Event: p.Event, Time: p.Time}
 	ev.Properties.Path = p.Path
 	ev.Context.Campaign = p.UTM
+	ev.Context.Timezone = p.Timezone
+	if len(p.Props) > 0 {
+		raw := make([]byte, 0, len(p.Props)+16)
+		raw = append(raw, `{"properties":`...)
+		raw = append(raw, p.Props...)
+		ev.Raw = append(raw, '}')
+	}
 }
 
 // Identity resolves events to accounts and remembers which person ids
@@ -321,9 +337,14 @@ func (id *Identity) Park(ev *event.Event) {
 		p = p[:len(p)-1]
 		id.dropped++
 	}
-	id.pending[key] = append(p, Pending{
+	pe := Pending{
 		Type: ev.Type, Event: ev.Event, Path: ev.PagePath(), Time: ev.Time, UTM: ev.Context.Campaign,
-	})
+		Timezone: ev.Context.Timezone,
+	}
+	if props := ev.PropertiesJSON(); len(props) > 2 && len(props) <= maxPendingProps {
+		pe.Props = append(json.RawMessage(nil), props...)
+	}
+	id.pending[key] = append(p, pe)
 	id.dirtyVisitors[key] = struct{}{}
 }
 

@@ -129,7 +129,7 @@ func (e *Engine) restore(ctx context.Context, w *worker) (records int, err error
 		return 0, fmt.Errorf("restore %s: %w", w.key(), err)
 	}
 	var spill *statestore.Batch
-	for _, ns := range []*statestore.Namespace{w.spill, w.links, w.visitors} {
+	for _, ns := range []*statestore.Namespace{w.spill, w.links, w.visitors, w.timerNS} {
 		if ns == nil {
 			continue
 		}
@@ -140,6 +140,7 @@ func (e *Engine) restore(ctx context.Context, w *worker) (records int, err error
 		spill = e.store.NewBatch()
 		defer spill.Close()
 	}
+	w.storeNext = time.Time{}
 	limit := e.restoreLimit(w)
 	w.now = nowNano()
 	prefix := w.topic + "\x00"
@@ -190,6 +191,7 @@ func (e *Engine) restore(ctx context.Context, w *worker) (records int, err error
 			return records, fmt.Errorf("restore %s: %w", w.key(), err)
 		}
 	}
+	w.rebuildTimers()
 	return records, nil
 }
 

@@ -39,7 +39,10 @@ type KafkaConfig struct {
 	ClientID          string         `yaml:"client_id"`
 	Topics            []string       `yaml:"topics"`
 	ScoreChangesTopic string         `yaml:"score_changes_topic"`
-	DLQTopic          string         `yaml:"dlq_topic"`
+	// HandoffsTopic receives a record each time a lead or account enters
+	// the mql stage, with the recommendation for sales.
+	HandoffsTopic string `yaml:"handoffs_topic"`
+	DLQTopic      string `yaml:"dlq_topic"`
 	// ChangelogTopic is the compacted topic that holds the partition state
 	// (default: the group name + "-changelog"). It needs at least as many
 	// partitions as the input topics.
@@ -130,6 +133,21 @@ type EngineConfig struct {
 	// IdleTTL moves accounts not seen for this long to the state store.
 	// 0: never.
 	IdleTTL Duration `yaml:"idle_ttl"`
+	// MaxContactsPerAccount bounds the known people scored on their own
+	// within one account; events of more still count for the account.
+	MaxContactsPerAccount int `yaml:"max_contacts_per_account"`
+	// ScoreEvents writes each scored event's rule hits to the score_events
+	// table, the history `leadscore explain` lists.
+	ScoreEvents bool `yaml:"score_events"`
+	// AllowedLateness is how far behind the input partitions' newest event
+	// time the watermark stays. Decay changes are emitted once the
+	// watermark passes their time; an event that arrives older than the
+	// watermark (a late one, say an anonymous visitor's pages released by a
+	// sign-up hours later) still counts, decayed, but after such a change.
+	AllowedLateness Duration `yaml:"allowed_lateness"`
+	// RulesPollInterval is how often the rules file is checked for a new
+	// version (0: never; a restart picks it up).
+	RulesPollInterval Duration `yaml:"rules_poll_interval"`
 	// StateDir holds the local state store, a cache of the changelog that
 	// is emptied at start. Default: <temp dir>/leadscore-<transactional id>.
 	StateDir string `yaml:"state_dir"`
@@ -170,6 +188,7 @@ func DefaultConfig() Config {
 			ClientID:          "leadscore",
 			Topics:            []string{"leadscore.events"},
 			ScoreChangesTopic: "leadscore.score-changes",
+			HandoffsTopic:     "leadscore.handoffs",
 			DLQTopic:          "leadscore.dlq",
 			Partitions:        4,
 			SessionTimeout:    Duration(45 * time.Second),
@@ -185,18 +204,22 @@ func DefaultConfig() Config {
 		},
 		HTTP: HTTPConfig{Listen: "127.0.0.1:8080"},
 		Engine: EngineConfig{
-			FlushInterval:        Duration(time.Second),
-			FlushRecords:         50_000,
-			MaxPollRecords:       10_000,
-			DedupWindow:          100_000,
-			MaxPendingPerVisitor: 64,
-			MaxRecordBytes:       1 << 20,
-			MaxDepth:             32,
-			MaxStringBytes:       64 << 10,
-			MaxResidentAccounts:  1_000_000,
-			MaxResidentLinks:     2_000_000,
-			MaxResidentVisitors:  1_000_000,
-			IdleTTL:              Duration(time.Hour),
+			FlushInterval:         Duration(time.Second),
+			FlushRecords:          50_000,
+			MaxPollRecords:        10_000,
+			DedupWindow:           100_000,
+			MaxPendingPerVisitor:  64,
+			MaxContactsPerAccount: 1000,
+			ScoreEvents:           true,
+			RulesPollInterval:     Duration(2 * time.Second),
+			AllowedLateness:       Duration(time.Hour),
+			MaxRecordBytes:        1 << 20,
+			MaxDepth:              32,
+			MaxStringBytes:        64 << 10,
+			MaxResidentAccounts:   1_000_000,
+			MaxResidentLinks:      2_000_000,
+			MaxResidentVisitors:   1_000_000,
+			IdleTTL:               Duration(time.Hour),
 		},
 		Log: LogConfig{Level: "info", Format: "json"},
 	}
@@ -350,7 +373,7 @@ func (c *Config) Validate() error {
 		if t == "" {
 			bad("kafka.topics["+strconv.Itoa(i)+"]", "must not be empty")
 		}
-		if t == c.Kafka.ScoreChangesTopic || t == c.Kafka.DLQTopic {
+		if t == c.Kafka.ScoreChangesTopic || t == c.Kafka.DLQTopic || t == c.Kafka.HandoffsTopic {
 			bad("kafka.topics["+strconv.Itoa(i)+"]", "%q is also an output topic", t)
 		}
 	}
@@ -410,6 +433,12 @@ func (c *Config) Validate() error {
 	if e.FlushInterval <= 0 {
 		bad("engine.flush_interval", "must be positive")
 	}
+	if e.AllowedLateness < 0 {
+		bad("engine.allowed_lateness", "must be 0 or positive")
+	}
+	if e.RulesPollInterval < 0 {
+		bad("engine.rules_poll_interval", "must be 0 (off) or positive")
+	}
 	positive := []struct {
 		name string
 		v    int
@@ -418,6 +447,7 @@ func (c *Config) Validate() error {
 		{"engine.max_poll_records", e.MaxPollRecords},
 		{"engine.dedup_window", e.DedupWindow},
 		{"engine.max_pending_per_visitor", e.MaxPendingPerVisitor},
+		{"engine.max_contacts_per_account", e.MaxContactsPerAccount},
 		{"engine.max_record_bytes", e.MaxRecordBytes},
 		{"engine.max_depth", e.MaxDepth},
 		{"engine.max_string_bytes", e.MaxStringBytes},

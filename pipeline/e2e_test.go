@@ -68,6 +68,10 @@ func newHarness(t *testing.T) *harness {
 	cfg.Engine.StateDir = t.TempDir()
 	cfg.Engine.FlushInterval = Duration(100 * time.Millisecond)
 	cfg.Engine.MaxPollRecords = 200 // many small batches: more flush and commit points
+	// Longer than any visitor stays anonymous in a scenario, so no event
+	// arrives older than the watermark and the oracle can know every decay
+	// change.
+	cfg.Engine.AllowedLateness = Duration(scenarioLateness)
 	cfg.Log.Level = "warn"
 	ctx := context.Background()
 	_, err = sinks.Migrate(ctx, cfg.ClickHouse.SinkConfig())
@@ -177,6 +181,38 @@ func TestEndToEnd(t *testing.T) {
 	h.checkClickHouse(ex)
 	h.checkChangesTopic(ex, false)
 	h.checkDeadLetters(s)
+	h.checkHandoffsTopic(ex)
+	h.checkExplain(ex)
+}
+
+// checkHandoffsTopic: every hand-off is on the handoffs topic once.
+func (h *harness) checkHandoffsTopic(ex *expected) {
+	t := h.t
+	t.Helper()
+	seen := map[string]bool{}
+	for _, r := range h.consumeAll(h.cfg.Kafka.HandoffsTopic) {
+		var v struct {
+			AccountID string `json:"account_id"`
+			ContactID string `json:"contact_id"`
+			Label     string `json:"label"`
+			Stage     string `json:"stage"`
+			Source    struct {
+				Topic     string `json:"topic"`
+				Partition int32  `json:"partition"`
+				Offset    int64  `json:"offset"`
+			} `json:"source"`
+		}
+		require.NoError(t, json.Unmarshal(r.Value, &v), string(r.Value))
+		k := oKey(v.AccountID, v.ContactID, v.Source.Topic, v.Source.Partition, v.Source.Offset)
+		want, ok := ex.handoffs[k]
+		require.True(t, ok, "unexpected hand-off on topic: %s", k)
+		require.Equal(t, want.res.label, v.Label, k)
+		require.Equal(t, "mql", v.Stage, k)
+		require.False(t, seen[k], "hand-off %s twice", k)
+		seen[k] = true
+	}
+	require.Len(t, seen, len(ex.handoffs))
+	require.NotEmpty(t, seen)
 }
 
 // TestGracefulRestart stops the engine mid-stream (as SIGTERM does) and
@@ -214,67 +250,81 @@ func (h *harness) checkClickHouse(ex *expected) {
 	t.Helper()
 	ctx := context.Background()
 
-	// account_scores FINAL: one row per account, equal to the oracle.
-	rows, err := h.conn.Query(ctx, `SELECT account_id, score, fit, engagement, grade, level, label, stage, as_of, version,
-		reasons_rule, reasons_points FROM account_scores FINAL WHERE contact_id = ''`)
+	// account_scores FINAL: one row per account and per contact, equal to
+	// the oracle.
+	rows, err := h.conn.Query(ctx, `SELECT account_id, contact_id, score, fit, engagement, grade, level, label, stage, as_of, version,
+		reasons_rule, reasons_points FROM account_scores FINAL`)
 	require.NoError(t, err)
 	got := map[string]bool{}
+	contacts := 0
 	for rows.Next() {
 		var (
-			id, grade, label, stage string
-			score, fit, eng         float64
-			level                   uint8
-			asOf                    time.Time
-			version                 uint64
-			rr                      []string
-			rp                      []float64
+			id, cid, grade, label, stage string
+			score, fit, eng              float64
+			level                        uint8
+			asOf                         time.Time
+			version                      uint64
+			rr                           []string
+			rp                           []float64
 		)
-		require.NoError(t, rows.Scan(&id, &score, &fit, &eng, &grade, &level, &label, &stage, &asOf, &version, &rr, &rp))
+		require.NoError(t, rows.Scan(&id, &cid, &score, &fit, &eng, &grade, &level, &label, &stage, &asOf, &version, &rr, &rp))
+		k := id
 		want, ok := ex.final[id]
-		require.True(t, ok, "unexpected account %s", id)
 		a := ex.accounts[id]
-		require.True(t, near(score, want.score), "%s score %v want %v", id, score, want.score)
-		require.True(t, near(fit, want.fit), "%s fit %v want %v", id, fit, want.fit)
-		require.True(t, near(eng, want.eng), "%s engagement %v want %v", id, eng, want.eng)
-		require.Equal(t, want.label, label, id)
-		require.Equal(t, want.grade, grade, id)
-		require.Equal(t, want.level, level, id)
-		require.Equal(t, want.stage, stage, id)
-		require.Equal(t, a.asOf.Unix(), asOf.Unix(), id)
-		require.Equal(t, a.version, version, id)
+		if cid != "" {
+			k = id + "/" + cid
+			want, ok = ex.finalC[k]
+			a = ex.contacts[k]
+			contacts++
+		}
+		require.True(t, ok, "unexpected account or contact %s", k)
+		require.True(t, near(score, want.score), "%s score %v want %v", k, score, want.score)
+		require.True(t, near(fit, want.fit), "%s fit %v want %v", k, fit, want.fit)
+		require.True(t, near(eng, want.eng), "%s engagement %v want %v", k, eng, want.eng)
+		require.Equal(t, want.label, label, k)
+		require.Equal(t, want.grade, grade, k)
+		require.Equal(t, want.level, level, k)
+		require.Equal(t, want.stage, stage, k)
+		require.Equal(t, a.asOf.Unix(), asOf.Unix(), k)
+		if cid == "" {
+			// A contact's row carries the account's version at the commit
+			// that wrote it, which depends on how records were batched.
+			require.Equal(t, a.version, version, k)
+		}
 		reasons := map[string]float64{}
 		for i := range rr {
 			reasons[rr[i]] = rp[i]
 		}
 		for rule, pts := range want.reasons {
 			if math.Abs(pts) > 1e-9 {
-				require.True(t, near(reasons[rule], pts), "%s reason %s %v want %v", id, rule, reasons[rule], pts)
+				require.True(t, near(reasons[rule], pts), "%s reason %s %v want %v", k, rule, reasons[rule], pts)
 			}
 		}
-		require.False(t, got[id], "duplicate account row %s after FINAL", id)
-		got[id] = true
+		require.False(t, got[k], "duplicate row %s after FINAL", k)
+		got[k] = true
 	}
 	require.NoError(t, rows.Err())
-	require.Len(t, got, len(ex.final))
+	require.Len(t, got, len(ex.final)+len(ex.finalC))
+	require.NotZero(t, contacts, "contacts must be scored on their own")
 
 	// score_changes FINAL: exactly the oracle's changes, no duplicates.
-	rows, err = h.conn.Query(ctx, `SELECT account_id, source_partition, source_offset, as_of, score, label, stage,
-		previous_label, previous_stage, previous_score, rules_version FROM score_changes FINAL`)
+	rows, err = h.conn.Query(ctx, `SELECT account_id, contact_id, source_topic, source_partition, source_offset, as_of, score, label, stage,
+		previous_label, previous_stage, previous_score, rules_version, cause FROM score_changes FINAL`)
 	require.NoError(t, err)
 	seen := map[string]bool{}
+	causes := map[string]int{}
 	for rows.Next() {
 		var (
-			id, label, stage, pl, ps, rv string
-			part                         int32
-			off                          int64
-			asOf                         time.Time
-			score, prev                  float64
+			id, cid, topic, label, stage, pl, ps, rv, cause string
+			part                                            int32
+			off                                             int64
+			asOf                                            time.Time
+			score, prev                                     float64
 		)
-		require.NoError(t, rows.Scan(&id, &part, &off, &asOf, &score, &label, &stage, &pl, &ps, &prev, &rv))
-		k := fmt.Sprintf("%d/%d", part, off)
+		require.NoError(t, rows.Scan(&id, &cid, &topic, &part, &off, &asOf, &score, &label, &stage, &pl, &ps, &prev, &rv, &cause))
+		k := oKey(id, cid, topic, part, off)
 		want, ok := ex.changes[k]
-		require.True(t, ok, "unexpected score change at %s (%s %s %v)", k, id, label, score)
-		require.Equal(t, want.account, id, k)
+		require.True(t, ok, "unexpected score change %s (%s %v at %s)", k, label, score, asOf)
 		require.True(t, near(score, want.res.score), "%s score %v want %v", k, score, want.res.score)
 		require.Equal(t, want.res.label, label, k)
 		require.Equal(t, want.res.stage, stage, k)
@@ -283,25 +333,62 @@ func (h *harness) checkClickHouse(ex *expected) {
 		require.True(t, near(prev, want.prevScore), k)
 		require.Equal(t, want.asOf.Unix(), asOf.Unix(), k)
 		require.Equal(t, "example-1", rv)
+		if topic == "leadscore:decay" {
+			require.Equal(t, "decay", cause, k)
+		} else {
+			require.Equal(t, "event", cause, k)
+		}
+		causes[cause]++
 		require.False(t, seen[k], "duplicate score change %s after FINAL", k)
 		seen[k] = true
 	}
 	require.NoError(t, rows.Err())
 	require.Len(t, seen, len(ex.changes))
+	require.NotZero(t, causes["decay"], "time passing must re-score cold accounts")
 
 	// funnel_transitions FINAL.
 	var n uint64
 	require.NoError(t, h.conn.QueryRow(ctx, `SELECT count() FROM funnel_transitions FINAL`).Scan(&n))
 	require.Equal(t, uint64(len(ex.transitions)), n)
-	var mqls uint64
-	require.NoError(t, h.conn.QueryRow(ctx, `SELECT count() FROM funnel_transitions FINAL WHERE to_stage = 'mql'`).Scan(&mqls))
-	wantMQL := 0
+	var mqls, exits uint64
+	require.NoError(t, h.conn.QueryRow(ctx, `SELECT countIf(to_stage = 'mql'), countIf(from_stage = 'mql' AND to_stage = 'lead') FROM funnel_transitions FINAL`).Scan(&mqls, &exits))
+	wantMQL, wantExits := 0, 0
 	for _, tr := range ex.transitions {
 		if tr.to == "mql" {
 			wantMQL++
 		}
+		if tr.from == "mql" && tr.to == "lead" {
+			wantExits++
+		}
 	}
 	require.Equal(t, uint64(wantMQL), mqls)
+	require.Equal(t, uint64(wantExits), exits)
+
+	// handoffs FINAL: one per entry into mql.
+	rows, err = h.conn.Query(ctx, `SELECT account_id, contact_id, source_topic, source_partition, source_offset, label, score, at
+		FROM handoffs FINAL`)
+	require.NoError(t, err)
+	hs := 0
+	for rows.Next() {
+		var (
+			id, cid, topic, label string
+			part                  int32
+			off                   int64
+			score                 float64
+			at                    time.Time
+		)
+		require.NoError(t, rows.Scan(&id, &cid, &topic, &part, &off, &label, &score, &at))
+		k := oKey(id, cid, topic, part, off)
+		want, ok := ex.handoffs[k]
+		require.True(t, ok, "unexpected hand-off %s", k)
+		require.Equal(t, want.res.label, label, k)
+		require.True(t, near(score, want.res.score), k)
+		require.Equal(t, want.asOf.Unix(), at.Unix(), k)
+		hs++
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, len(ex.handoffs), hs)
+	require.Equal(t, wantMQL, hs, "a hand-off for every entry into mql")
 }
 
 // checkChangesTopic reads the score-changes topic: every oracle change is
@@ -334,12 +421,10 @@ func (h *harness) checkChangesTopic(ex *expected, replays bool) {
 			} `json:"source"`
 		}
 		require.NoError(t, json.Unmarshal(r.Value, &v), string(r.Value))
-		k := fmt.Sprintf("%d/%d", v.Source.Partition, v.Source.Offset)
+		k := oKey(v.AccountID, v.ContactID, v.Source.Topic, v.Source.Partition, v.Source.Offset)
 		want, ok := ex.changes[k]
-		require.True(t, ok, "unexpected change on topic at %s", k)
+		require.True(t, ok, "unexpected change on topic: %s", k)
 		require.Equal(t, want.account, string(r.Key))
-		require.Equal(t, want.account, v.AccountID)
-		require.Empty(t, v.ContactID)
 		require.True(t, near(v.Score, want.res.score), k)
 		require.Equal(t, want.res.label, v.Label)
 		require.Equal(t, want.res.stage, v.Stage)
@@ -527,9 +612,10 @@ func TestReplayLeavesNoDuplicates(t *testing.T) {
 // events arrive on several input partitions (its group call on one, its
 // person's pages on another, CRM-side e-mail events on a third). Re-keying
 // through the repartition topic must bring them into one state: one row per
-// account whose fit, event count (version) and as_of are the oracle's. Scores
-// that depend on the interleaving of partitions (stage history, caps across
-// late events) are not compared here; TestEndToEnd covers them.
+// account whose fit and event count are the oracle's. Scores that depend on
+// the interleaving of partitions (stage history, caps across late events,
+// the decay steps between an account's events) are not compared here;
+// TestEndToEnd covers them.
 func TestRekeyByAccount(t *testing.T) {
 	h := newHarness(t)
 	base := newScenario(13, 16)
@@ -556,7 +642,36 @@ func TestRekeyByAccount(t *testing.T) {
 	h.waitCaughtUp()
 	require.NoError(t, stop())
 
-	rows, err := h.conn.Query(context.Background(), `SELECT account_id, fit, version, as_of, grade FROM account_scores FINAL WHERE contact_id = ''`)
+	// Each account's events (records applied) and newest event time.
+	events, last := map[string]uint64{}, map[string]time.Time{}
+	seen := map[string]bool{}
+	for _, p := range base.parts {
+		for _, r := range p {
+			if r.dlqReason != "" || r.parked || seen[string(r.value)] {
+				continue
+			}
+			seen[string(r.value)] = true
+			events[r.account]++
+			if r.ev.at.After(last[r.account]) {
+				last[r.account] = r.ev.at
+			}
+		}
+	}
+	// A decay step adds one to the version: the distinct decay times of the
+	// account and its contacts.
+	steps := map[string]uint64{}
+	rows, err := h.conn.Query(context.Background(), `SELECT account_id, uniqExact(source_offset) FROM score_changes FINAL
+		WHERE source_topic = 'leadscore:decay' GROUP BY account_id`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var id string
+		var n uint64
+		require.NoError(t, rows.Scan(&id, &n))
+		steps[id] = n
+	}
+	require.NoError(t, rows.Err())
+
+	rows, err = h.conn.Query(context.Background(), `SELECT account_id, fit, version, as_of, grade FROM account_scores FINAL WHERE contact_id = ''`)
 	require.NoError(t, err)
 	n := 0
 	for rows.Next() {
@@ -567,12 +682,12 @@ func TestRekeyByAccount(t *testing.T) {
 			asOf      time.Time
 		)
 		require.NoError(t, rows.Scan(&id, &fit, &version, &asOf, &grade))
-		a, ok := ex.accounts[id]
+		_, ok := ex.accounts[id]
 		require.True(t, ok, "unexpected account %s", id)
 		require.True(t, near(fit, ex.final[id].fit), "%s fit %v want %v", id, fit, ex.final[id].fit)
 		require.Equal(t, ex.final[id].grade, grade, id)
-		require.Equal(t, a.version, version, "%s: every record of the account in one state", id)
-		require.Equal(t, a.asOf.Unix(), asOf.Unix(), id)
+		require.Equal(t, events[id]+steps[id], version, "%s: every record of the account in one state", id)
+		require.False(t, asOf.Before(last[id].Truncate(time.Second)), "%s as of %s, before its newest event %s", id, asOf, last[id])
 		n++
 	}
 	require.NoError(t, rows.Err())

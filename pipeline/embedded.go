@@ -29,7 +29,7 @@ func StartEmbedded(cfg Config) (*kfake.Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start embedded kafka: kafka.embedded.listen: port %q: %w", portStr, err)
 	}
-	topics := append(append([]string(nil), cfg.Kafka.Topics...), cfg.Kafka.ScoreChangesTopic, cfg.Kafka.DLQTopic, cfg.changelogTopic(), cfg.repartitionTopic())
+	topics := append(append([]string(nil), cfg.Kafka.Topics...), cfg.Kafka.ScoreChangesTopic, cfg.Kafka.HandoffsTopic, cfg.Kafka.DLQTopic, cfg.changelogTopic(), cfg.repartitionTopic())
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.Ports(port),
@@ -51,10 +51,10 @@ func StartEmbedded(cfg Config) (*kfake.Cluster, error) {
 // largest input topic, and checks that existing ones have enough: input
 // partition p keeps its state in changelog partition p, and repartition
 // partition p its accounts' state.
-func ensureInternalTopics(ctx context.Context, brokers []string, cfg Config) (repartitions int, err error) {
+func ensureInternalTopics(ctx context.Context, brokers []string, cfg Config) (repartitions, inputs int, err error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
-		return 0, fmt.Errorf("ensure internal topics: %w", err)
+		return 0, 0, fmt.Errorf("ensure internal topics: %w", err)
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
@@ -65,12 +65,15 @@ func ensureInternalTopics(ctx context.Context, brokers []string, cfg Config) (re
 	names := append([]string{cfg.changelogTopic(), cfg.repartitionTopic()}, cfg.Kafka.Topics...)
 	td, err := adm.ListTopics(ctx, names...)
 	if err != nil {
-		return 0, fmt.Errorf("ensure internal topics: %w", err)
+		return 0, 0, fmt.Errorf("ensure internal topics: %w", err)
 	}
 	need := 0
 	for _, t := range cfg.Kafka.Topics {
 		if d, ok := td[t]; ok && d.Err == nil {
 			need = max(need, len(d.Partitions))
+			inputs += len(d.Partitions)
+		} else {
+			inputs += int(cfg.Kafka.Partitions)
 		}
 	}
 	if need == 0 {
@@ -96,7 +99,7 @@ func ensureInternalTopics(ctx context.Context, brokers []string, cfg Config) (re
 			errs = append(errs, fmt.Errorf("ensure internal topics: create %s: %w", name, err))
 		}
 	}
-	return repartitions, errors.Join(errs...)
+	return repartitions, inputs, errors.Join(errs...)
 }
 
 // createTopics creates the input and output topics that do not exist yet.
@@ -107,7 +110,7 @@ func createTopics(ctx context.Context, cfg Config) error {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	topics := append(append([]string(nil), cfg.Kafka.Topics...), cfg.Kafka.ScoreChangesTopic, cfg.Kafka.DLQTopic)
+	topics := append(append([]string(nil), cfg.Kafka.Topics...), cfg.Kafka.ScoreChangesTopic, cfg.Kafka.HandoffsTopic, cfg.Kafka.DLQTopic)
 	resp, err := adm.CreateTopics(ctx, cfg.Kafka.Partitions, -1, nil, topics...)
 	if err != nil {
 		return fmt.Errorf("create topics: %w", err)

@@ -44,7 +44,7 @@ type Engine struct {
 	cfg       Config
 	log       *slog.Logger
 	reg       prometheus.Registerer
-	rules     *scorer.Rules
+	rules     atomic.Pointer[scorer.Rules]
 	ipMatcher features.IPMatcher
 	metrics   *metrics
 
@@ -65,7 +65,10 @@ type Engine struct {
 	// repartitions is the repartition topic's partition count, which
 	// shares engine.max_resident_accounts between scoring workers.
 	repartitions int
-	lastSweep    time.Time
+	// inputs counts the input partitions, all of which a scoring worker
+	// must hear from before its watermark moves.
+	inputs    int
+	lastSweep time.Time
 
 	// mu guards workers and the cycle. The loop holds it while processing
 	// and committing; rebalance callbacks take it.
@@ -116,21 +119,23 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 	for _, o := range opts {
 		o(e)
 	}
-	var err error
+	var (
+		r   *scorer.Rules
+		err error
+	)
 	if cfg.Rules == "" {
-		e.rules, err = scorer.Parse(scorer.Example(), "example rules")
+		r, err = scorer.Parse(scorer.Example(), "example rules")
 	} else {
-		e.rules, err = scorer.Load(cfg.Rules)
+		r, err = scorer.Load(cfg.Rules)
 	}
 	if err != nil {
 		return nil, err
 	}
+	e.rules.Store(r)
 	e.metrics = newMetrics(e.reg)
+	e.metrics.rulesInfo.WithLabelValues(r.Version).Set(1)
 	return e, nil
 }
-
-// Rules is the rule set the engine scores with.
-func (e *Engine) Rules() *scorer.Rules { return e.rules }
 
 // Brokers is where the engine's Kafka is; with the embedded broker, its
 // listen address. Valid once Run has started it.
@@ -159,7 +164,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	if e.repartitions, err = ensureInternalTopics(ctx, e.Brokers(), e.cfg); err != nil {
+	if e.repartitions, e.inputs, err = ensureInternalTopics(ctx, e.Brokers(), e.cfg); err != nil {
 		return err
 	}
 	if ec := e.cfg.Engine; ec.MaxResidentAccounts > 0 || ec.MaxResidentLinks > 0 || ec.MaxResidentVisitors > 0 || ec.IdleTTL > 0 {
@@ -189,6 +194,9 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		return err
 	}
 	defer stopHTTP()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go e.watchRules(watchCtx)
 
 	if err := e.loop(ctx); err != nil {
 		// Whatever the open transaction holds is aborted: a restart
@@ -296,7 +304,7 @@ func (e *Engine) connect() error {
 	}
 	e.dlq = &deadLetters{cl: e.cl, topic: kc.DLQTopic}
 	// Kafka first: a cycle's flush waits for the topic, then ClickHouse.
-	e.sinks = []sinks.Sink{sinks.NewKafka(e.cl, kc.ScoreChangesTopic, e.reg)}
+	e.sinks = []sinks.Sink{sinks.NewKafka(e.cl, kc.ScoreChangesTopic, e.reg, sinks.WithHandoffs(kc.HandoffsTopic))}
 	if e.ch != nil {
 		e.sinks = append(e.sinks, e.ch)
 	}
@@ -600,6 +608,9 @@ func (e *Engine) commitCycle(ctx context.Context) error {
 		}
 		e.metrics.changelog.Add(float64(len(changed)))
 	}
+	if err := e.heartbeats(produce); err != nil {
+		return err
+	}
 	if err := e.flushSinks(ctx, &b); err != nil {
 		if errors.As(err, new(kafkaError)) {
 			return err
@@ -647,7 +658,8 @@ func (e *Engine) commitCycle(ctx context.Context) error {
 // accounts, for scoring workers; "p", person links, for input workers. Nil
 // for the other kind or without a store.
 func (e *Engine) spillNamespace(topic string, partition int32, kind string) *statestore.Namespace {
-	if e.store == nil || (kind == "a") != (topic == e.cfg.repartitionTopic()) {
+	scoring := kind == "a" || kind == "t"
+	if e.store == nil || scoring != (topic == e.cfg.repartitionTopic()) {
 		return nil
 	}
 	return e.store.Namespace(topic + "/" + strconv.Itoa(int(partition)) + "/" + kind)
@@ -880,7 +892,7 @@ func (e *Engine) dropWorkers(parts map[string][]int32) {
 			e.metrics.accounts.Sub(float64(len(w.accounts)))
 			e.metrics.partitions.Dec()
 			delete(e.workers, k)
-			for _, ns := range []*statestore.Namespace{w.spill, w.links, w.visitors} {
+			for _, ns := range []*statestore.Namespace{w.spill, w.links, w.visitors, w.timerNS} {
 				if ns == nil {
 					continue
 				}
@@ -904,7 +916,21 @@ func (p changelogPartitioner) ForTopic(topic string) kgo.TopicPartitioner {
 	if topic == p.changelog {
 		return kgo.ManualPartitioner().ForTopic(topic)
 	}
-	return p.keyed.ForTopic(topic)
+	return manualWithoutKey{p.keyed.ForTopic(topic)}
+}
+
+// manualWithoutKey sends a record without a key (a watermark heartbeat) to
+// the partition it names, and keyed records by their key.
+type manualWithoutKey struct{ kgo.TopicPartitioner }
+
+// RequiresConsistency: both kinds must land exactly where they aim.
+func (m manualWithoutKey) RequiresConsistency(*kgo.Record) bool { return true }
+
+func (m manualWithoutKey) Partition(r *kgo.Record, n int) int {
+	if r.Key == nil {
+		return int(r.Partition)
+	}
+	return m.TopicPartitioner.Partition(r, n)
 }
 
 // multiWriter writes a batch to every sink.

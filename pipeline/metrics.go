@@ -22,6 +22,11 @@ type metrics struct {
 	sessionRestarts prometheus.Counter
 	visitorsEvicted prometheus.Counter
 	storeBytes      prometheus.Gauge
+	handoffs        prometheus.Counter
+	decayChanges    prometheus.Counter
+	contactsDropped prometheus.Counter
+	rulesReloads    *prometheus.CounterVec
+	rulesInfo       *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -96,6 +101,26 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "leadscore_pipeline_sink_down",
 			Help: "1 while a sink did not take a cycle's rows in time and consumption is paused until it answers.",
 		}),
+		handoffs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_handoffs_total",
+			Help: "Hand-offs emitted: an account or contact entered the mql stage.",
+		}),
+		decayChanges: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_decay_rescores_total",
+			Help: "Accounts re-scored because event time passed a line their score crosses by decay alone.",
+		}),
+		contactsDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_contacts_untracked_total",
+			Help: "Events of a contact not tracked on its own because its account has engine.max_contacts_per_account contacts (they still count for the account).",
+		}),
+		rulesReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadscore_rules_reloads_total",
+			Help: "Changes of the rules file seen, by result: applied, or rejected (invalid; the running rules stay).",
+		}, []string{"result"}),
+		rulesInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "leadscore_rules_info",
+			Help: "1 for the rules version in force.",
+		}, []string{"version"}),
 		rekeyHop: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "leadscore_pipeline_rekey_skipped",
 			Help: "1 when resolved events are scored where they arrive instead of going through the repartition topic; always 0 for now (the hop is always taken).",
@@ -103,7 +128,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.records, m.deadLetters, m.changes, m.accounts, m.partitions,
-			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.sinkDown, m.evicted, m.linksEvicted, m.sessionRestarts, m.visitorsEvicted, m.reloaded, m.storeBytes, m.rekeyHop)
+			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.sinkDown, m.evicted, m.linksEvicted, m.sessionRestarts, m.visitorsEvicted, m.reloaded, m.storeBytes, m.rekeyHop,
+			m.handoffs, m.decayChanges, m.contactsDropped, m.rulesReloads, m.rulesInfo)
 	}
 	m.rekeyHop.Set(0)
 	return m

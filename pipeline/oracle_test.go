@@ -6,6 +6,7 @@ package pipeline
 // knows nothing of the scorer package.
 
 import (
+	"fmt"
 	"math"
 	"sort"
 	"strings"
@@ -110,16 +111,19 @@ type oHit struct {
 	earned float64
 }
 
-// oAccount is the oracle's account.
+// oAccount is the oracle's account, or one of its contacts (a known
+// person scored on its own events, with its account's fit).
 type oAccount struct {
 	firm      oFirm
 	hits      []oHit
 	asOf      time.Time
 	known     bool
+	contact   bool
 	crm       int // 0 none, 3 opportunity, 4 customer, 5 lost
 	stage     string
 	version   uint64
 	emitted   bool
+	entered   bool // the first funnel transition is out
 	lastScore float64
 	lastLabel string
 	lastStage string
@@ -184,17 +188,52 @@ type oResult struct {
 
 var stageRank = map[string]int{"visitor": 0, "lead": 1, "mql": 2, "opportunity": 3, "customer": 4, "lost": 4}
 
-func (a *oAccount) evaluate() oResult {
-	r := oResult{fit: oFit(a.firm), reasons: map[string]float64{}}
+// rawAt is the unclamped engagement at t: every hit decayed to t.
+func (a *oAccount) rawAt(t time.Time, reasons map[string]float64) float64 {
 	raw := 0.0
 	for _, h := range a.hits {
-		if h.at.After(a.asOf) {
+		if h.at.After(t) {
 			continue
 		}
-		v := h.earned * math.Pow(0.5, float64(a.asOf.Sub(h.at))/float64(halfLife))
+		v := h.earned * math.Pow(0.5, float64(t.Sub(h.at))/float64(halfLife))
 		raw += v
-		r.reasons[exampleRules[h.rule].name] += v
+		if reasons != nil {
+			reasons[exampleRules[h.rule].name] += v
+		}
 	}
+	return raw
+}
+
+// nextDue finds, by bisection on the engagement, the first whole second
+// after asOf at which decay alone changes the level or, for an mql, drops
+// the score below the exit line; false when no such time comes.
+func (a *oAccount) nextDue(firm oFirm) (time.Time, bool) {
+	fit := oFit(firm)
+	level := oLevel(math.Max(0, math.Min(100, a.rawAt(a.asOf, nil))))
+	changed := func(t time.Time) bool {
+		eng := math.Max(0, math.Min(100, a.rawAt(t, nil)))
+		return oLevel(eng) != level || (a.stage == "mql" && 0.4*fit+0.6*eng < 60)
+	}
+	lo, hi := a.asOf, a.asOf.Add(100*365*day)
+	if !changed(hi) {
+		return time.Time{}, false
+	}
+	for hi.Sub(lo) > time.Nanosecond {
+		mid := lo.Add(hi.Sub(lo) / 2)
+		if changed(mid) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	// The change happens just after the crossing at lo; rows have whole
+	// seconds, so it is emitted at the next one.
+	return lo.Truncate(time.Second).Add(time.Second), true
+}
+
+func (a *oAccount) evaluate(firm oFirm) oResult {
+	r := oResult{fit: oFit(firm), reasons: map[string]float64{}}
+	raw := a.rawAt(a.asOf, r.reasons)
 	r.eng = math.Max(0, math.Min(100, raw))
 	r.score = 0.4*r.fit + 0.6*r.eng
 	r.grade, r.level = oGrade(r.fit), oLevel(r.eng)
@@ -224,11 +263,18 @@ func (a *oAccount) evaluate() oResult {
 	return r
 }
 
-// oChange is an expected score change.
-type oChange struct {
-	account   string
+// oSource is the input record (or synthetic source) a row comes from.
+type oSource struct {
+	topic     string
 	partition int32
 	offset    int64
+}
+
+// oChange is an expected score change (or hand-off).
+type oChange struct {
+	account   string
+	contact   string
+	src       oSource
 	asOf      time.Time
 	res       oResult
 	prevLabel string
@@ -236,35 +282,49 @@ type oChange struct {
 	prevScore float64
 }
 
+// oKey is a row's identity: account, contact and source.
+func oKey(account, contact, topic string, partition int32, offset int64) string {
+	return fmt.Sprintf("%s|%s|%s|%d|%d", account, contact, topic, partition, offset)
+}
+
+func (c *oChange) key() string {
+	return oKey(c.account, c.contact, c.src.topic, c.src.partition, c.src.offset)
+}
+
 // oTransition is an expected funnel transition.
 type oTransition struct {
 	account  string
+	contact  string
 	from, to string
 	at       time.Time
-	offset   int64
+	src      oSource
 }
 
-// apply finishes one record on the account: version, evaluation, emission.
-func (a *oAccount) apply(account string, partition int32, offset int64, stageBefore string, first bool) (*oChange, *oTransition) {
-	a.version++
-	res := a.evaluate()
+// apply evaluates the account (or contact) and returns what it emits: a
+// score change, a funnel transition, a hand-off on entering mql.
+func (a *oAccount) apply(account, contact string, firm oFirm, src oSource, stageBefore string, first bool) (*oChange, *oTransition, *oChange) {
+	res := a.evaluate(firm)
 	var tr *oTransition
 	if first || res.stage != stageBefore {
 		from := stageBefore
 		if first {
 			from = ""
 		}
-		tr = &oTransition{account: account, from: from, to: res.stage, at: a.asOf, offset: offset}
+		tr = &oTransition{account: account, contact: contact, from: from, to: res.stage, at: a.asOf, src: src}
+	}
+	var h *oChange
+	if res.stage == "mql" && stageBefore != "mql" {
+		h = &oChange{account: account, contact: contact, src: src, asOf: a.asOf, res: res}
 	}
 	if a.emitted && res.label == a.lastLabel && res.stage == a.lastStage && math.Abs(res.score-a.lastScore) < 5 {
-		return nil, tr
+		return nil, tr, h
 	}
-	c := &oChange{account: account, partition: partition, offset: offset, asOf: a.asOf, res: res}
+	c := &oChange{account: account, contact: contact, src: src, asOf: a.asOf, res: res}
 	if a.emitted {
 		c.prevLabel, c.prevStage, c.prevScore = a.lastLabel, a.lastStage, a.lastScore
 	}
 	a.emitted, a.lastScore, a.lastLabel, a.lastStage = true, res.score, res.label, res.stage
-	return c, tr
+	return c, tr, h
 }
 
 func sortedKeys[M ~map[string]V, V any](m M) []string {

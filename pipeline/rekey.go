@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/segmentio/encoding/json"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -26,15 +27,19 @@ type forwarded struct {
 	Source  rows.Source        `json:"source"`
 	Pending []features.Pending `json:"pending,omitempty"`
 	Raw     json.RawMessage    `json:"event"`
+	// Watermark is the input partition's event time when it forwarded the
+	// record: the newest event time it had decoded.
+	Watermark time.Time `json:"wm"`
 }
 
 // forward produces a resolved event to the repartition topic. Records of one
 // account go to one partition (the key's hash), in the order produced.
-func (e *Engine) forward(account string, pending []features.Pending, r *kgo.Record) error {
+func (e *Engine) forward(account string, pending []features.Pending, r *kgo.Record, wm time.Time) error {
 	v, err := json.Marshal(forwarded{
-		Source:  rows.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset},
-		Pending: pending,
-		Raw:     r.Value,
+		Source:    rows.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset},
+		Pending:   pending,
+		Raw:       r.Value,
+		Watermark: wm,
 	})
 	if err != nil {
 		return fmt.Errorf("encode forwarded event: %w", err)
@@ -46,6 +51,44 @@ func (e *Engine) forward(account string, pending []features.Pending, r *kgo.Reco
 			}
 		})
 	return nil
+}
+
+// A watermark heartbeat tells every repartition partition how far an input
+// partition's event time has come, so that scoring workers' watermarks move
+// even when an input partition forwards nothing to them. It is a record
+// without a key, sent to a named partition, with the header
+// leadscore.watermark; its value is a heartbeat as JSON.
+const headerWatermark = "leadscore.watermark"
+
+type heartbeat struct {
+	Topic     string    `json:"topic"`
+	Partition int32     `json:"partition"`
+	Watermark time.Time `json:"wm"`
+}
+
+// heartbeats produces, inside the open transaction, a heartbeat from every
+// input worker whose event time moved since its last one to every
+// repartition partition.
+func (e *Engine) heartbeats(produce func(*kgo.Record)) error {
+	for _, w := range e.workers {
+		if w.rekeyed || !w.maxTime.After(w.beat) {
+			continue
+		}
+		v, err := json.Marshal(heartbeat{Topic: w.topic, Partition: w.partition, Watermark: w.maxTime})
+		if err != nil {
+			return fmt.Errorf("encode watermark heartbeat: %w", err)
+		}
+		for p := range int32(e.repartitions) {
+			produce(&kgo.Record{Topic: e.cfg.repartitionTopic(), Partition: p, Value: v,
+				Headers: []kgo.RecordHeader{{Key: headerWatermark}}})
+		}
+		w.beat = w.maxTime
+	}
+	return nil
+}
+
+func isHeartbeat(r *kgo.Record) bool {
+	return r.Key == nil && len(r.Headers) == 1 && r.Headers[0].Key == headerWatermark
 }
 
 func decodeForward(r *kgo.Record) (*forwarded, error) {

@@ -118,6 +118,9 @@ func (w *worker) account(id string) (*account, error) {
 	a.used = w.now
 	w.accounts[id] = a
 	w.metrics.accounts.Inc()
+	if err := w.unspillTimer(id, a); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -133,6 +136,9 @@ func (w *worker) restoreAccount(id string, v []byte, limit int, b *statestore.Ba
 		a.used = w.now
 		w.accounts[id] = a
 		return nil
+	}
+	if err := w.spillTimerOf(b, id, v); err != nil {
+		return err
 	}
 	return spillSet(b, w.spill, id, v)
 }
@@ -159,6 +165,9 @@ func (w *worker) evict(limit int, idleBefore int64, b *statestore.Batch) (int, e
 		}
 		delete(w.accounts, id)
 		n++
+		if err := w.spillTimer(b, id, a); err != nil {
+			return err
+		}
 		return spillSet(b, w.spill, id, v)
 	}
 	for id, a := range w.accounts {

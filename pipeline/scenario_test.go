@@ -16,6 +16,11 @@ import (
 
 const scenarioPartitions = 4
 
+// scenarioLateness is the engine's allowed lateness in the scenario tests:
+// a visitor's pages wait at most about 11 hours for the identify that
+// releases them, so none is older than the watermark when it counts.
+const scenarioLateness = 24 * time.Hour
+
 type scenarioRecord struct {
 	key       string
 	value     []byte
@@ -30,6 +35,7 @@ type scenarioRecord struct {
 	ev        oEvent
 	firm      *oFirm // group call
 	known     bool   // carries a userId or an identify e-mail
+	user      string // the userId: the contact the event belongs to
 	// visitor whose parked events this record releases (identify).
 	releases string
 }
@@ -85,7 +91,7 @@ func newScenario(seed uint64, accounts int) *scenario {
 		t = t.Add(time.Hour)
 		user := "user-" + acct
 		msg++
-		add(t, &scenarioRecord{account: acct, visitor: anon, known: true, releases: anon, ev: oEvent{typ: "identify", at: t},
+		add(t, &scenarioRecord{account: acct, visitor: anon, known: true, user: user, releases: anon, ev: oEvent{typ: "identify", at: t},
 			value: identifyJSON(msg, anon, user, "jane@"+acct, t)})
 		// Activity over six weeks: pages as the known user, tracks with groupId.
 		m := 5 + rng.IntN(40)
@@ -94,7 +100,7 @@ func newScenario(seed uint64, accounts int) *scenario {
 			msg++
 			if rng.IntN(2) == 0 {
 				p := pages[rng.IntN(len(pages))]
-				add(t, &scenarioRecord{account: acct, visitor: anon, known: true, ev: oEvent{typ: "page", path: p, at: t},
+				add(t, &scenarioRecord{account: acct, visitor: anon, known: true, user: user, ev: oEvent{typ: "page", path: p, at: t},
 					value: pageJSON(msg, anon, user, "", p, t)})
 				continue
 			}
@@ -238,20 +244,41 @@ func trackJSON(msg int, anon, user, group, name string, t time.Time) []byte {
 
 // expected runs the oracle over the scenario in each partition's offset order.
 type expected struct {
-	changes     map[string]*oChange // key: partition/offset
+	changes     map[string]*oChange // key: oKey
 	transitions []*oTransition
+	handoffs    map[string]*oChange // key: oKey
 	accounts    map[string]*oAccount
-	final       map[string]oResult
+	contacts    map[string]*oAccount // key: account/contact
+	final       map[string]oResult   // accounts
+	finalC      map[string]oResult   // contacts, key: account/contact
+}
+
+// oAccountState is the oracle's bookkeeping for one account: its own
+// scoring state, its contacts', and its event count.
+type oAccountState struct {
+	id       string
+	acct     *oAccount
+	contacts map[string]*oAccount
+	version  uint64
 }
 
 func (s *scenario) expect() *expected {
-	ex := &expected{changes: map[string]*oChange{}, accounts: map[string]*oAccount{}, final: map[string]oResult{}}
+	ex := &expected{changes: map[string]*oChange{}, handoffs: map[string]*oChange{}, accounts: map[string]*oAccount{},
+		contacts: map[string]*oAccount{}, final: map[string]oResult{}, finalC: map[string]oResult{}}
+	states := map[string]*oAccountState{}
+	// Each input partition's newest event time: heartbeats carry them to
+	// every scoring worker, whose watermark ends at their minimum.
+	var newest [scenarioPartitions]time.Time
+	var order []string
 	for p := range s.parts {
 		seen := map[string]bool{}
 		parked := map[string][]oEvent{}
 		for _, r := range s.parts[p] {
 			if r.dlqReason != "" {
 				continue
+			}
+			if r.ev.at.After(newest[p]) {
+				newest[p] = r.ev.at
 			}
 			if r.dup {
 				continue
@@ -265,37 +292,133 @@ func (s *scenario) expect() *expected {
 				parked["anon-"+r.account] = append(parked["anon-"+r.account], r.ev)
 				continue
 			}
-			a := ex.accounts[r.account]
-			first := a == nil
-			if first {
-				a = &oAccount{stage: "visitor"}
-				ex.accounts[r.account] = a
+			st := states[r.account]
+			if st == nil {
+				st = &oAccountState{id: r.account, acct: &oAccount{stage: "visitor"}, contacts: map[string]*oAccount{}}
+				states[r.account] = st
+				order = append(order, r.account)
+			}
+			released := parked[r.releases]
+			delete(parked, r.releases)
+			first := r.ev.at
+			for _, pe := range released {
+				if pe.at.Before(first) {
+					first = pe.at
+				}
+			}
+			// Decay crossings before this event fire first.
+			ex.fireDue(st, first)
+
+			a := st.acct
+			var c *oAccount
+			if r.user != "" {
+				c = st.contacts[r.user]
+				if c == nil {
+					c = &oAccount{stage: "visitor", known: true, contact: true}
+					st.contacts[r.user] = c
+				}
 			}
 			before := a.stage
-			for _, pe := range parked[r.releases] {
-				a.observe(pe)
+			var cBefore string
+			if c != nil {
+				cBefore = c.stage
 			}
-			delete(parked, r.releases)
+			for _, pe := range released {
+				a.observe(pe)
+				if c != nil {
+					c.observe(pe)
+				}
+			}
 			a.observe(r.ev)
+			if c != nil {
+				c.observe(r.ev)
+			}
 			if r.firm != nil {
 				a.firm = *r.firm
 			}
 			if r.known {
 				a.known = true
 			}
-			c, tr := a.apply(r.account, r.partition, r.offset, before, first)
+			st.version++
+			src := oSource{topic: "leadscore.events", partition: r.partition, offset: r.offset}
+			ex.emit(st, "", a, a.firm, before, src)
 			if c != nil {
-				ex.changes[fmt.Sprintf("%d/%d", c.partition, c.offset)] = c
+				ex.emit(st, r.user, c, a.firm, cBefore, src)
 			}
-			if tr != nil {
-				ex.transitions = append(ex.transitions, tr)
+			if r.firm != nil {
+				for cid, oc := range st.contacts {
+					if oc != c {
+						ex.emit(st, cid, oc, a.firm, oc.stage, src)
+					}
+				}
 			}
 		}
 	}
-	for id, a := range ex.accounts {
-		stage := a.stage
-		ex.final[id] = a.evaluate()
-		a.stage = stage
+	// The end of the stream: what is due by the event time every input
+	// partition has reached.
+	end := newest[0]
+	for _, t := range newest {
+		if t.Before(end) {
+			end = t
+		}
+	}
+	end = end.Add(-scenarioLateness)
+	for _, id := range order {
+		ex.fireDue(states[id], end)
+	}
+	for _, id := range order {
+		st := states[id]
+		ex.accounts[id] = st.acct
+		st.acct.version = st.version
+		stage := st.acct.stage
+		ex.final[id] = st.acct.evaluate(st.acct.firm)
+		st.acct.stage = stage
+		for cid, c := range st.contacts {
+			k := id + "/" + cid
+			ex.contacts[k] = c
+			stage := c.stage
+			ex.finalC[k] = c.evaluate(st.acct.firm)
+			c.stage = stage
+		}
 	}
 	return ex
+}
+
+// emit records what one evaluation of an account or contact emits.
+func (ex *expected) emit(st *oAccountState, contact string, a *oAccount, firm oFirm, stageBefore string, src oSource) {
+	first := !a.entered
+	c, tr, h := a.apply(st.id, contact, firm, src, stageBefore, first)
+	a.entered = true
+	if c != nil {
+		ex.changes[c.key()] = c
+	}
+	if tr != nil {
+		ex.transitions = append(ex.transitions, tr)
+	}
+	if h != nil {
+		ex.handoffs[h.key()] = h
+	}
+}
+
+// fireDue emits every decay change of the account and its contacts due at
+// or before upTo, each as of its own due time.
+func (ex *expected) fireDue(st *oAccountState, upTo time.Time) {
+	steps := map[int64]bool{}
+	fire := func(contact string, e *oAccount) {
+		for {
+			due, ok := e.nextDue(st.acct.firm)
+			if !ok || due.After(upTo) {
+				return
+			}
+			steps[due.Unix()] = true
+			before := e.stage
+			e.asOf = due
+			ex.emit(st, contact, e, st.acct.firm, before, oSource{topic: "leadscore:decay", partition: -1, offset: due.Unix()})
+		}
+	}
+	fire("", st.acct)
+	for cid, c := range st.contacts {
+		fire(cid, c)
+	}
+	st.version += uint64(len(steps))
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"time"
 
+	"github.com/segmentio/encoding/json"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/leadscore/leadscore/features"
@@ -23,16 +25,23 @@ type account struct {
 	Version uint64 `json:"version"`
 	// FirstTouch is the first UTM campaign seen for the account.
 	FirstTouch event.Campaign `json:"first_touch"`
-	// The last emitted score change, for previous_* and min_delta.
-	Emitted   bool         `json:"emitted"`
-	LastScore float64      `json:"last_score"`
-	LastLabel string       `json:"last_label"`
-	LastStage scorer.Stage `json:"last_stage"`
-	// EnteredFunnel: the first funnel transition ("" -> first stage) is written.
-	EnteredFunnel bool `json:"entered_funnel"`
+	// The last emitted score change and the decay timer.
+	emitted
+	// Contacts are the account's known people by contact id.
+	Contacts map[string]*contact `json:"contacts,omitempty"`
+	// Anon maps anonymous ids to the contact they were identified as.
+	Anon map[string]string `json:"anon,omitempty"`
+	// Hours is the account's best-time histogram, over all its contacts.
+	Hours features.Hours `json:"hours"`
+	// NextDue is the earliest Due of the account and its contacts: the
+	// account's decay timer (zero: none).
+	NextDue time.Time `json:"next_due"`
 
 	dirty bool  // changed since the last account_scores row was written
 	used  int64 // when last seen (unix nanoseconds), for eviction
+	// queued is the due time of the account's entry in the worker's timer
+	// heap (zero: none).
+	queued time.Time
 }
 
 // worker owns one partition's state. Only the poll loop (or a rebalance
@@ -44,7 +53,7 @@ type worker struct {
 	// are resolved events keyed by account (scored here); otherwise an input
 	// partition (decoded, de-duplicated and resolved here).
 	rekeyed bool
-	forward func(account string, pending []features.Pending, r *kgo.Record) error
+	forward func(account string, pending []features.Pending, r *kgo.Record, wm time.Time) error
 
 	rules    *scorer.Rules
 	limits   event.Limits
@@ -61,9 +70,33 @@ type worker struct {
 	dlq     *deadLetters
 	metrics *metrics
 
+	// Scoring workers: contacts per account, whether rule hits are written
+	// (score_events), where new rules come from.
+	maxContacts int
+	scoreEvents bool
+	latestRules func() *scorer.Rules
+
+	// Decay timers (decay.go): the heap of resident accounts' timers, the
+	// evicted accounts' timers in the store and the earliest of those, and
+	// the partition's event time.
+	timers    timerHeap
+	timerNS   *statestore.Namespace
+	storeNext time.Time
+	watermark time.Time
+	// sources holds each input partition's event time as last heard
+	// (forwarded records and heartbeats); inputs is how many there are.
+	// The watermark is their minimum once every one has been heard from.
+	sources  map[rows.Source]time.Time
+	inputs   int
+	lateness time.Duration
+	// Input workers: the newest event time decoded, and the one the last
+	// heartbeat carried.
+	maxTime, beat time.Time
+
 	// scratch, reused per record
 	ev    event.Event
 	res   scorer.Result
+	hits  []scorer.Hit
 	batch rows.Batch
 }
 
@@ -74,7 +107,7 @@ func newWorker(e *Engine, topic string, partition int32) *worker {
 		partition: partition,
 		rekeyed:   topic == e.cfg.repartitionTopic(),
 		forward:   e.forward,
-		rules:     e.rules,
+		rules:     e.Rules(),
 		limits:    event.Limits{MaxBytes: ec.MaxRecordBytes, MaxDepth: ec.MaxDepth, MaxString: ec.MaxStringBytes},
 		accounts:  make(map[string]*account),
 		spill:     e.spillNamespace(topic, partition, "a"),
@@ -85,6 +118,14 @@ func newWorker(e *Engine, topic string, partition int32) *worker {
 		dedup:     features.NewDedup(ec.DedupWindow),
 		dlq:       e.dlq,
 		metrics:   e.metrics,
+
+		maxContacts: ec.MaxContactsPerAccount,
+		scoreEvents: ec.ScoreEvents,
+		latestRules: e.Rules,
+		timerNS:     e.spillNamespace(topic, partition, "t"),
+		sources:     map[rows.Source]time.Time{},
+		inputs:      e.inputs,
+		lateness:    ec.AllowedLateness.D(),
 	}
 	if w.links != nil {
 		w.identity.SetSpill(identitySpill{w})
@@ -97,11 +138,25 @@ func newWorker(e *Engine, topic string, partition int32) *worker {
 func (w *worker) process(ctx context.Context, recs []*kgo.Record, out rowWriter) error {
 	w.batch.Reset()
 	w.now = nowNano()
+	if w.rekeyed {
+		if r := w.latestRules(); r != w.rules {
+			w.swapRules(r, recs)
+		}
+	}
 	for _, r := range recs {
 		if r.Attrs.IsControl() {
 			continue // a transaction marker
 		}
 		if w.rekeyed {
+			if isHeartbeat(r) {
+				var hb heartbeat
+				if err := json.Unmarshal(r.Value, &hb); err == nil {
+					if err := w.heard(rows.Source{Topic: hb.Topic, Partition: hb.Partition}, hb.Watermark); err != nil {
+						return err
+					}
+				}
+				continue
+			}
 			if err := w.score(r); err != nil {
 				return err
 			}
@@ -145,6 +200,9 @@ func (w *worker) ingest(r *kgo.Record) {
 		w.metrics.deadLetters.WithLabelValues(reason).Inc()
 		return
 	}
+	if ev.Time.After(w.maxTime) {
+		w.maxTime = ev.Time
+	}
 	if ev.MessageID != "" && w.dedup.Seen(ev.MessageID) {
 		w.metrics.records.WithLabelValues(resultDuplicate).Inc()
 		return
@@ -160,7 +218,7 @@ func (w *worker) ingest(r *kgo.Record) {
 		return
 	}
 	pending := w.identity.Link(ev, id, method)
-	if err := w.forward(id, pending, r); err != nil {
+	if err := w.forward(id, pending, r, w.maxTime); err != nil {
 		// Unreachable for records that decoded; kept as a dead letter so
 		// nothing disappears.
 		w.dlq.send(r, "forward_failed", err.Error())
@@ -184,113 +242,10 @@ func (w *worker) score(r *kgo.Record) error {
 		w.metrics.deadLetters.WithLabelValues("invalid_forward").Inc()
 		return nil
 	}
-	return w.scoreEvent(string(r.Key), f.Pending, &w.ev, f.Source)
-}
-
-func (w *worker) scoreEvent(id string, pending []features.Pending, ev *event.Event, src rows.Source) error {
-	a, err := w.account(id)
-	if err != nil {
+	if err := w.scoreEvent(string(r.Key), f.Pending, &w.ev, f.Source); err != nil {
 		return err
 	}
-	stageBefore := a.Score.Stage
-	for i := range pending {
-		var pev event.Event
-		pending[i].Restore(&pev)
-		w.observe(a, &pev)
-	}
-	w.observe(a, ev)
-	if ev.Type == event.TypeGroup {
-		mergeFirmographics(&a.Score.Firm, &ev.Traits)
-	}
-	if ev.UserID != "" || (ev.Type == event.TypeIdentify && ev.Traits.Email != "") {
-		a.Score.Known = true
-	}
-	a.Version++
-	a.dirty = true
-
-	w.rules.Evaluate(&a.Score, &w.res)
-	res := &w.res
-	if !a.EnteredFunnel || res.Stage != stageBefore {
-		from := stageBefore.String()
-		if !a.EnteredFunnel {
-			from = ""
-			a.EnteredFunnel = true
-		}
-		w.batch.Transitions = append(w.batch.Transitions, rows.FunnelTransition{
-			AccountID: id, FromStage: from, ToStage: res.Stage.String(), At: a.Score.AsOf,
-			Source: a.FirstTouch.Source, Medium: a.FirstTouch.Medium, Campaign: a.FirstTouch.Name,
-			RecordSource: src,
-		})
-	}
-	prev := scorer.Result{Score: a.LastScore, Label: a.LastLabel, Stage: a.LastStage}
-	if w.rules.ShouldEmit(&prev, a.Emitted, res) {
-		prevStage := ""
-		if a.Emitted {
-			prevStage = a.LastStage.String()
-		}
-		w.batch.Changes = append(w.batch.Changes, rows.ScoreChange{
-			AccountID: id, Score: res.Score, Fit: res.Fit, Engagement: res.Engagement,
-			Grade: res.Grade, Level: res.Level, Label: res.Label, Stage: res.Stage.String(),
-			PreviousLabel: a.LastLabel, PreviousStage: prevStage, PreviousScore: a.LastScore,
-			Reasons:      append([]rows.Reason(nil), res.Reasons...),
-			RulesVersion: w.rules.Version, AsOf: a.Score.AsOf, Source: src,
-		})
-		a.Emitted, a.LastScore, a.LastLabel, a.LastStage = true, res.Score, res.Label, res.Stage
-		w.metrics.changes.Inc()
-	}
-	w.metrics.records.WithLabelValues(resultScored).Inc()
-	return nil
-}
-
-// observe applies one event to the account's scoring state and channel.
-func (w *worker) observe(a *account, ev *event.Event) {
-	w.rules.Observe(&a.Score, ev)
-	if a.FirstTouch == (event.Campaign{}) {
-		c := ev.Context.Campaign
-		if c.Source != "" || c.Medium != "" || c.Name != "" {
-			a.FirstTouch = c
-		}
-	}
-}
-
-// mergeFirmographics upserts a group call's traits into the account's
-// firmographics: traits present in the call replace, absent ones stay, as
-// Segment merges traits.
-func mergeFirmographics(f *scorer.Firmographics, t *event.Traits) {
-	if t.Industry != "" {
-		f.Industry = t.Industry
-	}
-	if t.HasEmployees {
-		f.Employees, f.HasEmployees = t.Employees, true
-	}
-	if t.Country != "" {
-		f.Country = t.Country
-	}
-	if t.Technologies != nil {
-		f.Technologies = append(f.Technologies[:0:0], t.Technologies...)
-	}
-}
-
-// scoreRows appends an account_scores row for every account changed since
-// the last call, marks them clean and returns their ids.
-func (w *worker) scoreRows(b *rows.Batch) []string {
-	var changed []string
-	for id, a := range w.accounts {
-		if !a.dirty {
-			continue
-		}
-		w.rules.Evaluate(&a.Score, &w.res)
-		res := &w.res
-		b.Scores = append(b.Scores, rows.AccountScore{
-			AccountID: id, Score: res.Score, Fit: res.Fit, Engagement: res.Engagement,
-			Grade: res.Grade, Level: res.Level, Label: res.Label, Stage: res.Stage.String(),
-			Reasons:      append([]rows.Reason(nil), res.Reasons...),
-			RulesVersion: w.rules.Version, AsOf: a.Score.AsOf, Version: a.Version,
-		})
-		a.dirty = false
-		changed = append(changed, id)
-	}
-	return changed
+	return w.heard(rows.Source{Topic: f.Source.Topic, Partition: f.Source.Partition}, f.Watermark)
 }
 
 // rowWriter is what a worker writes rows to: every sink at once.

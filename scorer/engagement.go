@@ -31,31 +31,59 @@ const (
 // result is the same as if it had arrived in order (up to the cap, which only
 // sees the events applied before it). The track events "Opportunity Created",
 // "Deal Won" and "Deal Lost" raise s.CRM to opportunity, customer or lost;
-// CRM never moves back and customer and lost are final.
+// CRM never moves back and customer and lost are final. An "Intent Signal"
+// is recorded for its topic when the rules have an intent section.
 //
-// Observe reports whether the event matched a rule or was a CRM outcome.
+// Observe reports whether the event matched a rule, was a CRM outcome or was
+// a recorded intent signal.
 func (r *Rules) Observe(s *State, ev *event.Event) bool {
+	_, matched := r.observe(s, ev, nil, false)
+	return matched
+}
+
+// Hit is one engagement rule an event matched and the points it earned for
+// it: undecayed, after the rule's cap (0 when the cap was full).
+type Hit struct {
+	Rule   int // index in the rules file, see [Rules.RuleName]
+	Points float64
+}
+
+// ObserveHits is Observe that also appends to hits every rule the event
+// matched, for the event history of explanations.
+func (r *Rules) ObserveHits(s *State, ev *event.Event, hits []Hit) ([]Hit, bool) {
+	return r.observe(s, ev, hits, true)
+}
+
+// RuleName returns the name of engagement rule i.
+func (r *Rules) RuleName(i int) string { return r.rules[i].name }
+
+func (r *Rules) observe(s *State, ev *event.Event, hits []Hit, trace bool) ([]Hit, bool) {
+	r.Migrate(s)
 	t := ev.Time
+	last := s.Last
 	if t.After(s.AsOf) || s.AsOf.IsZero() {
 		r.advance(s, t)
 	}
+	if t.After(s.Last) {
+		s.Last = t
+	}
 	matched := observeCRM(s, ev)
+	topic := r.observeIntent(s, ev)
+	matched = matched || topic >= 0
 
-	var path string
-	pathDone := false
+	var x matchScratch
 	for i := range r.rules {
 		ru := &r.rules[i]
-		if ru.typ != event.TypeUnknown && ev.Type != ru.typ {
+		c := &ru.when
+		if !c.matchStatic(ev, &x, r) || !c.matchSince(t, last) {
 			continue
 		}
-		if ru.event != "" && !strings.EqualFold(ev.Event, ru.event) {
+		if c.surge && (topic < 0 || !r.intent.surging(&s.Intent[topic], dayOf(s.AsOf))) {
 			continue
 		}
-		if ru.pathPrefix != "" {
-			if !pathDone {
-				path, pathDone = ev.PagePath(), true
-			}
-			if !strings.HasPrefix(path, ru.pathPrefix) {
+		if c.countMin > 0 {
+			r.grow(s)
+			if s.Rules[i].record(t, s.AsOf, c.countWithin) < c.countMin {
 				continue
 			}
 		}
@@ -69,6 +97,9 @@ func (r *Rules) Observe(s *State, ev *event.Event) bool {
 		if ru.capPer > 0 {
 			p = rs.earn(ru, t, s.AsOf)
 		}
+		if trace {
+			hits = append(hits, Hit{Rule: i, Points: p})
+		}
 		if p == 0 {
 			continue
 		}
@@ -77,11 +108,24 @@ func (r *Rules) Observe(s *State, ev *event.Event) bool {
 		}
 		rs.Sum = flush(rs.Sum + p)
 	}
-	return matched
+	return hits, matched
 }
 
-// advance decays every sum from s.AsOf to t, drops cap history that left the
-// window, and moves AsOf to t.
+// Advance moves s forward to t without an event: every rule's points decay
+// to t, windows slide, and AsOf becomes t. The pipeline calls it when a
+// partition's event time (its watermark) has passed the time at which decay
+// alone changes the account's label or stage ([Rules.NextChange]). A t not
+// after s.AsOf changes nothing.
+func (r *Rules) Advance(s *State, t time.Time) {
+	if !t.After(s.AsOf) {
+		return
+	}
+	r.Migrate(s)
+	r.advance(s, t)
+}
+
+// advance decays every sum from s.AsOf to t, drops cap and count history
+// that left its window, and moves AsOf to t.
 func (r *Rules) advance(s *State, t time.Time) {
 	if !s.AsOf.IsZero() {
 		f := decay(t.Sub(s.AsOf), r.halfLife)
@@ -92,34 +136,74 @@ func (r *Rules) advance(s *State, t time.Time) {
 			if per := r.rules[i].capPer; per > 0 {
 				rs.prune(t.Add(-per))
 			}
+			if w := r.rules[i].when.countWithin; w > 0 {
+				rs.pruneTimes(t.Add(-w))
+			}
 		}
 	}
 	s.AsOf = t
+	if r.intent.enabled {
+		r.pruneIntent(s, dayOf(t))
+	}
+	if r.group.enabled {
+		r.pruneGroup(s, t)
+	}
 }
 
-// grow sizes s.Rules to the rule count. It allocates once per account; a
-// state from rules with another rule count (which the pipeline avoids by
-// dropping snapshots of another Rules.Version) is cut or padded with fresh
-// entries rather than indexed out of range.
+// record adds an event at t to a count condition's history and returns how
+// many recorded events fall in (t-within, t]. History is kept only while it
+// can still count for the window of asOf.
+func (rs *RuleState) record(t, asOf time.Time, within time.Duration) int {
+	if t.After(asOf.Add(-within)) {
+		rs.Times = append(rs.Times, t)
+	}
+	from := t.Add(-within)
+	n := 0
+	for _, at := range rs.Times {
+		if at.After(from) && !at.After(t) {
+			n++
+		}
+	}
+	if !t.After(asOf.Add(-within)) {
+		n++ // this event, too old to keep, still counts for itself
+	}
+	return n
+}
+
+// pruneTimes drops count history at or before from.
+func (rs *RuleState) pruneTimes(from time.Time) {
+	out := rs.Times[:0]
+	for _, at := range rs.Times {
+		if at.After(from) {
+			out = append(out, at)
+		}
+	}
+	clear(rs.Times[len(out):])
+	rs.Times = out
+}
+
+// grow allocates s.Rules the first time a rule matches, so accounts that
+// never engage cost nothing. Migrate has already aligned a non-empty
+// s.Rules with r.
 func (r *Rules) grow(s *State) {
 	n := len(r.rules)
 	if len(s.Rules) == n {
 		return
 	}
-	if len(s.Rules) > n {
-		clear(s.Rules[n:])
-		s.Rules = s.Rules[:n]
-		return
-	}
-	old := len(s.Rules)
 	if cap(s.Rules) >= n {
 		s.Rules = s.Rules[:n]
-		clear(s.Rules[old:])
-		return
+		clear(s.Rules)
+	} else {
+		s.Rules = make([]RuleState, n)
 	}
-	grown := make([]RuleState, n)
-	copy(grown, s.Rules)
-	s.Rules = grown
+	r.stamp(s, 0)
+}
+
+// stamp writes the rules' ids and points into s.Rules[from:].
+func (r *Rules) stamp(s *State, from int) {
+	for i := from; i < len(s.Rules); i++ {
+		s.Rules[i].ID, s.Rules[i].Points = r.rules[i].id, r.rules[i].points
+	}
 }
 
 // observeCRM raises s.CRM on a CRM outcome event and reports whether ev was

@@ -21,7 +21,7 @@ func TestDecay(t *testing.T) {
 	require.Equal(t, t0.Add(14*day), s.AsOf)
 	res := evaluate(r, &s)
 	require.InDelta(t, 10.0, res.Engagement, 1e-12)
-	require.Equal(t, []rows.Reason{{Rule: "demo", Category: "strong", Points: res.Engagement}}, res.Reasons)
+	require.Equal(t, []rows.Reason{{Rule: "demo", Category: "strong", Points: res.Engagement, Count: 1}}, res.Reasons)
 
 	require.False(t, r.Observe(&s, identify(t0.Add(28*day))))
 	require.InDelta(t, 5.0, evaluate(r, &s).Engagement, 1e-12)
@@ -92,8 +92,8 @@ func TestNegativePoints(t *testing.T) {
 	res := evaluate(r, &s)
 	require.Zero(t, res.Engagement, "clamped at 0")
 	require.Equal(t, []rows.Reason{
-		{Rule: "email reply", Category: "strong", Points: 25},
-		{Rule: "spam report", Category: "negative", Points: -50},
+		{Rule: "email reply", Category: "strong", Points: 25, Count: 1},
+		{Rule: "spam report", Category: "negative", Points: -50, Count: 1},
 	}, res.Reasons)
 	require.Equal(t, -50.0, s.Rules[6].Sum, "per-rule sums are not clamped")
 
@@ -259,14 +259,17 @@ func TestCRM(t *testing.T) {
 
 func TestRuleStateResize(t *testing.T) {
 	r := exampleRules(t)
-	// A state from rules with more rules is cut, one with fewer is padded.
+	// A state written before rules had ids, with another rule count, has
+	// nothing to match its entries by: engagement starts afresh.
 	s := State{Rules: make([]RuleState, 9)}
 	s.Rules[8].Sum = 99
 	r.Observe(&s, track(t0, "Chat Started"))
 	require.Len(t, s.Rules, 7)
 	require.Equal(t, 15.0, evaluate(r, &s).Engagement)
 
-	s = State{Rules: []RuleState{{Sum: 1}}}
+	// One with the same count is positional, as it was written.
+	s = State{Rules: make([]RuleState, 7)}
+	s.Rules[4].Sum = 1 // chat
 	r.Observe(&s, track(t0, "Chat Started"))
 	require.Len(t, s.Rules, 7)
 	require.Equal(t, 16.0, evaluate(r, &s).Engagement)

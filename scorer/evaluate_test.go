@@ -29,7 +29,7 @@ func TestSeedExample(t *testing.T) {
 	require.Equal(t, StageMQL, res.Stage)
 	require.Equal(t, []rows.Reason{
 		{Rule: "industry", Category: "fit", Points: 67.3},
-		{Rule: "big", Category: "strong", Points: 85},
+		{Rule: "big", Category: "strong", Points: 85, Count: 1},
 	}, res.Reasons)
 }
 

@@ -12,12 +12,10 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/leadscore/leadscore/internal/event"
 )
 
 // The engagement rule categories.
-const categories = "strong, medium, weak, negative"
+const categories = "strong, medium, weak, negative, intent"
 
 // Parse compiles a rules file (CONTRACT section 3). file names the file in
 // errors.
@@ -99,9 +97,13 @@ func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
 
 func (p *parser) rules(root *yaml.Node) *Rules {
 	r := &Rules{}
-	m := p.fields(root, "", "version", "fit", "engagement", "score", "stages")
+	m := p.fields(root, "", "version", "fit", "engagement", "score", "stages", "intent", "handoff")
 	if m == nil {
 		return r
+	}
+	// intent first: engagement rules and score weights refer to it.
+	if n, ok := m["intent"]; ok {
+		p.intent(r, n, "intent")
 	}
 	if n := p.require(m, root, "", "version"); n != nil {
 		r.Version, _ = p.text(n, "version")
@@ -118,16 +120,22 @@ func (p *parser) rules(root *yaml.Node) *Rules {
 	if n := p.require(m, root, "", "stages"); n != nil {
 		p.stages(r, n, "stages")
 	}
+	if n, ok := m["handoff"]; ok {
+		p.handoff(r, n, "handoff")
+	}
 	return r
 }
 
 func (p *parser) fit(r *Rules, n *yaml.Node, path string) {
-	m := p.fields(n, path, "attributes", "grades")
+	m := p.fields(n, path, "attributes", "grades", "persona")
 	if m == nil {
 		return
 	}
 	if a := p.require(m, n, path, "attributes"); a != nil {
 		p.attributes(r, a, join(path, "attributes"))
+	}
+	if v, ok := m["persona"]; ok {
+		p.persona(r, v, join(path, "persona"))
 	}
 	if g := p.require(m, n, path, "grades"); g != nil {
 		r.grades = p.thresholds(g, join(path, "grades"), "A", "B", "C")
@@ -332,9 +340,12 @@ func (p *parser) bands(n *yaml.Node, path string) []band {
 }
 
 func (p *parser) engagement(r *Rules, n *yaml.Node, path string) {
-	m := p.fields(n, path, "half_life", "rules", "levels")
+	m := p.fields(n, path, "half_life", "rules", "levels", "buying_group")
 	if m == nil {
 		return
+	}
+	if v, ok := m["buying_group"]; ok {
+		p.buyingGroup(r, v, join(path, "buying_group"))
 	}
 	if v := p.require(m, n, path, "half_life"); v != nil {
 		r.halfLife, _ = p.duration(v, join(path, "half_life"))
@@ -344,8 +355,9 @@ func (p *parser) engagement(r *Rules, n *yaml.Node, path string) {
 		items, _ := p.list(v, rpath)
 		names := map[string]int{}
 		for i, item := range items {
-			ru, ok := p.rule(item, index(rpath, i), names, i)
+			ru, ok := p.rule(r, item, index(rpath, i), names, i)
 			if ok {
+				ru.id = ru.identity()
 				r.rules = append(r.rules, ru)
 			}
 		}
@@ -357,7 +369,7 @@ func (p *parser) engagement(r *Rules, n *yaml.Node, path string) {
 
 // rule compiles one engagement rule; names maps the names seen so far to
 // their index, for the uniqueness check.
-func (p *parser) rule(n *yaml.Node, path string, names map[string]int, i int) (rule, bool) {
+func (p *parser) rule(r *Rules, n *yaml.Node, path string, names map[string]int, i int) (rule, bool) {
 	var ru rule
 	m := p.fields(n, path, "name", "category", "when", "points", "cap")
 	if m == nil {
@@ -377,7 +389,7 @@ func (p *parser) rule(n *yaml.Node, path string, names map[string]int, i int) (r
 	if v := p.require(m, n, path, "category"); v != nil {
 		if c, ok := p.text(v, join(path, "category")); ok {
 			switch c {
-			case "strong", "medium", "weak", "negative":
+			case "strong", "medium", "weak", "negative", "intent":
 				ru.category = c
 			default:
 				p.errorf(v, join(path, "category"), "unknown category %q (want one of %s)", c, categories)
@@ -385,7 +397,7 @@ func (p *parser) rule(n *yaml.Node, path string, names map[string]int, i int) (r
 		}
 	}
 	if v := p.require(m, n, path, "when"); v != nil {
-		p.when(&ru, v, join(path, "when"))
+		p.when(r, &ru.when, v, join(path, "when"))
 	}
 	pointsOK := false
 	if v := p.require(m, n, path, "points"); v != nil {
@@ -404,50 +416,6 @@ func (p *parser) rule(n *yaml.Node, path string, names map[string]int, i int) (r
 		}
 	}
 	return ru, len(p.errs) == nerr
-}
-
-func (p *parser) when(ru *rule, n *yaml.Node, path string) {
-	m := p.fields(n, path, "type", "event", "path_prefix")
-	if m == nil {
-		return
-	}
-	if len(m) == 0 {
-		p.errorf(n, path, "needs at least one condition: type, event or path_prefix")
-		return
-	}
-	typeOK := true
-	if v, has := m["type"]; has {
-		typeOK = false
-		if s, ok := p.text(v, join(path, "type")); ok {
-			switch s {
-			case "page":
-				ru.typ = event.TypePage
-			case "track":
-				ru.typ = event.TypeTrack
-			case "identify":
-				ru.typ = event.TypeIdentify
-			case "group":
-				ru.typ = event.TypeGroup
-			case "alias":
-				ru.typ = event.TypeAlias
-			default:
-				p.errorf(v, join(path, "type"), "unknown type %q (want one of page, track, identify, group, alias)", s)
-			}
-			typeOK = ru.typ != event.TypeUnknown
-		}
-	}
-	if v, has := m["event"]; has {
-		if s, ok := p.text(v, join(path, "event")); ok {
-			ru.event = s
-			if typeOK && ru.typ != event.TypeUnknown && ru.typ != event.TypeTrack {
-				p.errorf(v, join(path, "event"), "an event name needs type track, not %s", ru.typ)
-			}
-			ru.typ = event.TypeTrack
-		}
-	}
-	if v, has := m["path_prefix"]; has {
-		ru.pathPrefix, _ = p.text(v, join(path, "path_prefix"))
-	}
 }
 
 func (p *parser) capSpec(ru *rule, n *yaml.Node, path string) {
@@ -487,13 +455,18 @@ func (p *parser) score(r *Rules, n *yaml.Node, path string) {
 	}
 	if v := p.require(m, n, path, "weights"); v != nil {
 		wpath := join(path, "weights")
-		if w := p.fields(v, wpath, "fit", "engagement"); w != nil {
+		if w := p.fields(v, wpath, "fit", "engagement", "intent"); w != nil {
 			fitOK, engOK := false, false
 			if f := p.require(w, v, wpath, "fit"); f != nil {
 				r.wFit, fitOK = p.nonNegative(f, join(wpath, "fit"))
 			}
 			if e := p.require(w, v, wpath, "engagement"); e != nil {
 				r.wEng, engOK = p.nonNegative(e, join(wpath, "engagement"))
+			}
+			if in, ok := w["intent"]; ok {
+				if r.wIntent, _ = p.nonNegative(in, join(wpath, "intent")); r.wIntent > 0 && !r.intent.enabled {
+					p.errorf(in, join(wpath, "intent"), "needs an intent section")
+				}
 			}
 			if fitOK && engOK && r.wFit == 0 && r.wEng == 0 {
 				p.errorf(v, wpath, "fit and engagement must not both be 0")

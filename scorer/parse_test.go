@@ -47,7 +47,7 @@ func TestParseErrors(t *testing.T) {
 		want     []string
 	}{
 		{name: "unknown top-level key", new: "extra: 1\n",
-			want: []string{"example.yaml:25: extra: unknown field (want one of version, fit, engagement, score, stages)"}},
+			want: []string{"example.yaml:25: extra: unknown field (want one of version, fit, engagement, score, stages, intent, handoff)"}},
 		{name: "misspelled nested key", old: "half_life: 14d", new: "halflife: 14d",
 			want: []string{"example.yaml:10: engagement.halflife: unknown field", "engagement.half_life: is required"}},
 		{name: "invalid cap duration", old: "{points: 6, per: 7d}", new: "{points: 6, per: 7x}",
@@ -87,7 +87,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "half-life without unit", old: "half_life: 14d", new: "half_life: 14",
 			want: []string{`engagement.half_life: invalid duration "14"`}},
 		{name: "unknown category", old: "category: weak, when: {type: page}", new: "category: low, when: {type: page}",
-			want: []string{`engagement.rules[1].category: unknown category "low" (want one of strong, medium, weak, negative)`}},
+			want: []string{`engagement.rules[1].category: unknown category "low" (want one of strong, medium, weak, negative, intent)`}},
 		{name: "unknown type", old: "when: {type: page}", new: "when: {type: click}",
 			want: []string{`engagement.rules[1].when.type: unknown type "click"`}},
 		{name: "event on a page rule", old: "when: {event: Email Replied}", new: "when: {type: page, event: Email Replied}",
@@ -198,7 +198,7 @@ stages:
 		`bad.yaml:6: fit.grades: thresholds must be strictly descending: A 60 > B 60 > C 40`,
 		`bad.yaml:8: engagement.half_life: duration "0d" must be > 0`,
 		`bad.yaml:11: engagement.rules[1].name: duplicate rule name "a" (also rules[0])`,
-		`bad.yaml:11: engagement.rules[1].category: unknown category "loud" (want one of strong, medium, weak, negative)`,
+		`bad.yaml:11: engagement.rules[1].category: unknown category "loud" (want one of strong, medium, weak, negative, intent)`,
 		`bad.yaml:11: engagement.rules[1].when.type: unknown type "click" (want one of page, track, identify, group, alias)`,
 		`bad.yaml:11: engagement.rules[1].points: must not be 0`,
 		`bad.yaml:12: engagement.rules[2].cap.per: invalid duration "7x"`,
@@ -280,6 +280,11 @@ func FuzzParse(f *testing.F) {
 	f.Add(example + "---\n" + example)
 	f.Add(spec{rules: []string{`{name: a, category: weak, when: {path_prefix: /}, points: 1e308, cap: {points: 1e308, per: 1ns}}`}}.yaml())
 	f.Add("a: &a [*a]\n")
+	if full, err := os.ReadFile("testdata/full.yaml"); err == nil {
+		f.Add(string(full))
+		f.Add(strings.Replace(string(full), "'^/docs/(api|sdk)/'", "'(x{1000}){1000}'", 1))
+		f.Add(strings.Replace(string(full), "intent: surge", "intent: calm", 1))
+	}
 	f.Fuzz(func(t *testing.T, data string) {
 		r, err := Parse([]byte(data), "fuzz.yaml")
 		if err != nil {

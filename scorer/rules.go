@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"time"
-
-	"github.com/leadscore/leadscore/internal/event"
 )
 
 //go:embed example.yaml
@@ -32,28 +30,31 @@ type Rules struct {
 	// so that Evaluate does not concatenate strings.
 	labels [4][4]string
 
+	// personas score a contact's title (fit.persona); empty: none.
+	personas []personaPattern
+
 	halfLife time.Duration
 	rules    []rule
+	group    groupSpec
+	intent   intentSpec
+	// handoff maps label patterns to the hand-off recommendation.
+	handoff []recommendation
 
-	wFit, wEng        float64
-	minDelta          float64
-	mqlEnter, mqlExit float64
+	wFit, wEng, wIntent float64
+	minDelta            float64
+	mqlEnter, mqlExit   float64
 }
 
 // rule is one compiled engagement rule.
 type rule struct {
 	name     string
 	category string
-	// typ is the call type the rule needs; event.TypeUnknown matches any.
-	typ event.Type
-	// event is the track event name, matched with strings.EqualFold; empty
-	// matches any.
-	event string
-	// pathPrefix is a plain, case-sensitive prefix of ev.PagePath(); empty
-	// when the rule does not look at the path (the parser rejects an empty
-	// prefix, so "" unambiguously means "no condition").
-	pathPrefix string
-	points     float64
+	when     cond
+	// id identifies what the rule counts (its when and cap), whatever its
+	// name, position or points: state carries over a rule change between
+	// rules with the same id (see [Rules.Migrate]).
+	id     uint64
+	points float64
 	// capPoints and capPer bound the undecayed points earned in any window
 	// (t-capPer, t]. capPer == 0 means the rule is uncapped.
 	capPoints float64

@@ -80,14 +80,20 @@ type Firmographics struct {
 	Technologies []string
 }
 
-// State is one account's scoring state, owned by one partition worker. All
-// fields are exported and JSON-serialisable because the worker snapshots it;
-// the zero value is a fresh account.
+// State is one account's (or contact's) scoring state, owned by one
+// partition worker. All fields are exported and JSON-serialisable because
+// the worker snapshots it; the zero value is a fresh account.
 type State struct {
 	Firm Firmographics
-	// AsOf is the newest event time applied; RuleState sums are decayed to
-	// it and Evaluate scores as of it.
+	// Title is a contact's job title, for its persona; empty on accounts.
+	Title string
+	// AsOf is the time the state is decayed to: the newest event time
+	// applied, or a later time the pipeline advanced it to (a partition's
+	// watermark, see [Rules.Advance]). RuleState sums are decayed to it and
+	// Evaluate scores as of it.
 	AsOf time.Time
+	// Last is the newest event time applied, for since_last conditions.
+	Last time.Time
 	// Known records that a known person is linked; the pipeline sets it.
 	Known bool
 	// Stage is the current stage, advanced by Evaluate.
@@ -97,13 +103,21 @@ type State struct {
 	CRM Stage
 	// Rules holds one entry per engagement rule, in file order. Observe
 	// allocates it when the first rule matches, so accounts that never
-	// engage cost nothing. It is positional: a State belongs to the rules
-	// (Rules.Version) it was built with.
+	// engage cost nothing. Each entry carries its rule's id, so a state
+	// built under other rules is carried over by [Rules.Migrate].
 	Rules []RuleState
+	// Intent holds the account's intent signals per topic.
+	Intent []TopicIntent
+	// Group holds the contacts that engaged recently, for the buying group.
+	Group []Member
 }
 
 // RuleState is one engagement rule's running contribution for an account.
 type RuleState struct {
+	// ID is the rule's id (its when and cap), Points its points when the
+	// state was built; both serve Migrate.
+	ID     uint64
+	Points float64
 	// Sum is the rule's earned points decayed to State.AsOf. It is not
 	// clamped: clamping applies to the engagement total only.
 	Sum float64
@@ -115,6 +129,9 @@ type RuleState struct {
 	// nothing are not kept, so for events in time order it holds at most
 	// cap.points/points + 1 entries. Always nil for uncapped rules.
 	Window []Earned
+	// Times are the times of the events that met the rule's other
+	// conditions within the count window of AsOf, for a count condition.
+	Times []time.Time
 }
 
 // Earned is the undecayed points one event earned for a capped rule.

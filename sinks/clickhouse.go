@@ -123,8 +123,9 @@ func (c ClickHouseConfig) open(database string) (driver.Conn, error) {
 	return conn, nil
 }
 
-// ClickHouse writes rows to the score_changes, account_scores and
-// funnel_transitions tables (see deploy/clickhouse).
+// ClickHouse writes rows to the score_changes, account_scores,
+// funnel_transitions, handoffs and score_events tables (see
+// deploy/clickhouse).
 //
 // Write copies rows into per-table column buffers in memory. Flush freezes
 // those buffers into a block and inserts it, one INSERT per table, opening the
@@ -447,15 +448,20 @@ type chBlock struct {
 	changes     changeColumns
 	scores      scoreColumns
 	transitions transitionColumns
-	sent        [3]bool // tables of the block inserted already
+	handoffs    handoffColumns
+	events      eventColumns
+	sent        [chTables]bool // tables of the block inserted already
 }
 
-func (b *chBlock) tables() [3]chTable {
-	return [3]chTable{&b.changes, &b.scores, &b.transitions}
+// chTables is the number of tables a block holds.
+const chTables = 5
+
+func (b *chBlock) tables() [chTables]chTable {
+	return [chTables]chTable{&b.changes, &b.scores, &b.transitions, &b.handoffs, &b.events}
 }
 
 func (b *chBlock) len() int {
-	return b.changes.len() + b.scores.len() + b.transitions.len()
+	return b.changes.len() + b.scores.len() + b.transitions.len() + b.handoffs.len() + b.events.len()
 }
 
 func (b *chBlock) add(rb *rows.Batch) {
@@ -468,6 +474,12 @@ func (b *chBlock) add(rb *rows.Batch) {
 	for i := range rb.Transitions {
 		b.transitions.add(&rb.Transitions[i])
 	}
+	for i := range rb.Handoffs {
+		b.handoffs.add(&rb.Handoffs[i])
+	}
+	for i := range rb.Events {
+		b.events.add(&rb.Events[i])
+	}
 }
 
 // reset empties b for reuse, keeping capacity but no references.
@@ -475,7 +487,9 @@ func (b *chBlock) reset() {
 	b.changes.reset()
 	b.scores.reset()
 	b.transitions.reset()
-	b.sent = [3]bool{}
+	b.handoffs.reset()
+	b.events.reset()
+	b.sent = [chTables]bool{}
 }
 
 // chTable is one table's rows in a block.
@@ -492,7 +506,7 @@ type chColumn struct {
 	data any
 }
 
-// reasonColumns holds Reasons as three parallel Array columns. The values
+// reasonColumns holds Reasons as four parallel Array columns. The values
 // of all rows sit in flat slices, so a row costs no allocation; columns()
 // makes the per-row views.
 type reasonColumns struct {
@@ -500,6 +514,7 @@ type reasonColumns struct {
 	rule     []string
 	category []string
 	points   []float64
+	count    []uint32
 }
 
 func (r *reasonColumns) add(rs []rows.Reason) {
@@ -507,22 +522,20 @@ func (r *reasonColumns) add(rs []rows.Reason) {
 		r.rule = append(r.rule, x.Rule)
 		r.category = append(r.category, x.Category)
 		r.points = append(r.points, x.Points)
+		r.count = append(r.count, x.Count)
 	}
 	r.end = append(r.end, len(r.rule))
 }
 
-func (r *reasonColumns) columns() (rule, category [][]string, points [][]float64) {
-	rule = make([][]string, len(r.end))
-	category = make([][]string, len(r.end))
-	points = make([][]float64, len(r.end))
-	start := 0
-	for i, end := range r.end {
-		rule[i] = r.rule[start:end:end]
-		category[i] = r.category[start:end:end]
-		points[i] = r.points[start:end:end]
-		start = end
+// columns returns the reasons_rule, reasons_category, reasons_points and
+// reasons_count columns, named.
+func (r *reasonColumns) columns() [4]chColumn {
+	return [4]chColumn{
+		{"reasons_rule", rowViews(r.end, r.rule)},
+		{"reasons_category", rowViews(r.end, r.category)},
+		{"reasons_points", rowViews(r.end, r.points)},
+		{"reasons_count", rowViews(r.end, r.count)},
 	}
-	return rule, category, points
 }
 
 func (r *reasonColumns) reset() {
@@ -530,6 +543,39 @@ func (r *reasonColumns) reset() {
 	r.rule = truncate(r.rule)
 	r.category = truncate(r.category)
 	r.points = r.points[:0]
+	r.count = r.count[:0]
+}
+
+// arrayColumn holds an Array(T) column the way reasonColumns does: every
+// row's values in one flat slice, cut into per-row views by columns().
+type arrayColumn[T any] struct {
+	end  []int // end[i]: the flat index after row i's values
+	flat []T
+}
+
+func (a *arrayColumn[T]) add(vs []T) {
+	a.flat = append(a.flat, vs...)
+	a.end = append(a.end, len(a.flat))
+}
+
+func (a *arrayColumn[T]) column() [][]T { return rowViews(a.end, a.flat) }
+
+func (a *arrayColumn[T]) reset() {
+	a.end = a.end[:0]
+	a.flat = truncate(a.flat)
+}
+
+// rowViews cuts flat into one slice per row, row i ending before end[i].
+// The views' capacity stops at their end, so no append can reach the next
+// row.
+func rowViews[T any](end []int, flat []T) [][]T {
+	out := make([][]T, len(end))
+	start := 0
+	for i, e := range end {
+		out[i] = flat[start:e:e]
+		start = e
+	}
+	return out
 }
 
 // truncate empties s, dropping the references it holds so a kept block does
@@ -551,6 +597,8 @@ type changeColumns struct {
 	rulesVersion, sourceTopic                  []string
 	sourcePartition                            []int32
 	sourceOffset                               []int64
+	intent                                     []float64
+	persona, cause                             []string
 }
 
 func (c *changeColumns) table() string { return "score_changes" }
@@ -575,10 +623,13 @@ func (c *changeColumns) add(r *rows.ScoreChange) {
 	c.sourceTopic = append(c.sourceTopic, r.Source.Topic)
 	c.sourcePartition = append(c.sourcePartition, r.Source.Partition)
 	c.sourceOffset = append(c.sourceOffset, r.Source.Offset)
+	c.intent = append(c.intent, r.Intent)
+	c.persona = append(c.persona, r.Persona)
+	c.cause = append(c.cause, r.Cause)
 }
 
 func (c *changeColumns) columns() []chColumn {
-	rule, category, points := c.reasons.columns()
+	reasons := c.reasons.columns()
 	return []chColumn{
 		{"account_id", c.accountID},
 		{"contact_id", c.contactID},
@@ -593,13 +644,14 @@ func (c *changeColumns) columns() []chColumn {
 		{"previous_label", c.previousLabel},
 		{"previous_stage", c.previousStage},
 		{"previous_score", c.previousScore},
-		{"reasons_rule", rule},
-		{"reasons_category", category},
-		{"reasons_points", points},
+		reasons[0], reasons[1], reasons[2], reasons[3],
 		{"rules_version", c.rulesVersion},
 		{"source_topic", c.sourceTopic},
 		{"source_partition", c.sourcePartition},
 		{"source_offset", c.sourceOffset},
+		{"intent", c.intent},
+		{"persona", c.persona},
+		{"cause", c.cause},
 	}
 }
 
@@ -622,6 +674,9 @@ func (c *changeColumns) reset() {
 	c.sourceTopic = truncate(c.sourceTopic)
 	c.sourcePartition = c.sourcePartition[:0]
 	c.sourceOffset = c.sourceOffset[:0]
+	c.intent = c.intent[:0]
+	c.persona = truncate(c.persona)
+	c.cause = truncate(c.cause)
 }
 
 type scoreColumns struct {
@@ -634,6 +689,9 @@ type scoreColumns struct {
 	rulesVersion           []string
 	asOf                   []int64
 	version                []uint64
+	intent                 []float64
+	persona                []string
+	bestTimes              arrayColumn[string]
 }
 
 func (c *scoreColumns) table() string { return "account_scores" }
@@ -653,10 +711,13 @@ func (c *scoreColumns) add(r *rows.AccountScore) {
 	c.rulesVersion = append(c.rulesVersion, r.RulesVersion)
 	c.asOf = append(c.asOf, dateTime(r.AsOf))
 	c.version = append(c.version, r.Version)
+	c.intent = append(c.intent, r.Intent)
+	c.persona = append(c.persona, r.Persona)
+	c.bestTimes.add(r.BestTimes)
 }
 
 func (c *scoreColumns) columns() []chColumn {
-	rule, category, points := c.reasons.columns()
+	reasons := c.reasons.columns()
 	return []chColumn{
 		{"account_id", c.accountID},
 		{"contact_id", c.contactID},
@@ -667,12 +728,13 @@ func (c *scoreColumns) columns() []chColumn {
 		{"level", c.level},
 		{"label", c.label},
 		{"stage", c.stage},
-		{"reasons_rule", rule},
-		{"reasons_category", category},
-		{"reasons_points", points},
+		reasons[0], reasons[1], reasons[2], reasons[3],
 		{"rules_version", c.rulesVersion},
 		{"as_of", c.asOf},
 		{"version", c.version},
+		{"intent", c.intent},
+		{"persona", c.persona},
+		{"best_times", c.bestTimes.column()},
 	}
 }
 
@@ -690,6 +752,9 @@ func (c *scoreColumns) reset() {
 	c.rulesVersion = truncate(c.rulesVersion)
 	c.asOf = c.asOf[:0]
 	c.version = c.version[:0]
+	c.intent = c.intent[:0]
+	c.persona = truncate(c.persona)
+	c.bestTimes.reset()
 }
 
 type transitionColumns struct {
@@ -744,6 +809,149 @@ func (c *transitionColumns) reset() {
 	c.source = truncate(c.source)
 	c.medium = truncate(c.medium)
 	c.campaign = truncate(c.campaign)
+	c.sourceTopic = truncate(c.sourceTopic)
+	c.sourcePartition = c.sourcePartition[:0]
+	c.sourceOffset = c.sourceOffset[:0]
+}
+
+type handoffColumns struct {
+	accountID, contactID           []string
+	at                             []int64
+	score, fit, engagement, intent []float64
+	label, stage                   []string
+	persona, title, recommendation []string
+	bestTimes                      arrayColumn[string]
+	reasons                        reasonColumns
+	rulesVersion, sourceTopic      []string
+	sourcePartition                []int32
+	sourceOffset                   []int64
+}
+
+func (c *handoffColumns) table() string { return "handoffs" }
+func (c *handoffColumns) len() int      { return len(c.accountID) }
+
+func (c *handoffColumns) add(r *rows.Handoff) {
+	c.accountID = append(c.accountID, r.AccountID)
+	c.contactID = append(c.contactID, r.ContactID)
+	c.at = append(c.at, dateTime(r.At))
+	c.score = append(c.score, r.Score)
+	c.fit = append(c.fit, r.Fit)
+	c.engagement = append(c.engagement, r.Engagement)
+	c.intent = append(c.intent, r.Intent)
+	c.label = append(c.label, r.Label)
+	c.stage = append(c.stage, r.Stage)
+	c.persona = append(c.persona, r.Persona)
+	c.title = append(c.title, r.Title)
+	c.recommendation = append(c.recommendation, r.Recommendation)
+	c.bestTimes.add(r.BestTimes)
+	c.reasons.add(r.Reasons)
+	c.rulesVersion = append(c.rulesVersion, r.RulesVersion)
+	c.sourceTopic = append(c.sourceTopic, r.Source.Topic)
+	c.sourcePartition = append(c.sourcePartition, r.Source.Partition)
+	c.sourceOffset = append(c.sourceOffset, r.Source.Offset)
+}
+
+func (c *handoffColumns) columns() []chColumn {
+	reasons := c.reasons.columns()
+	return []chColumn{
+		{"account_id", c.accountID},
+		{"contact_id", c.contactID},
+		{"at", c.at},
+		{"score", c.score},
+		{"fit", c.fit},
+		{"engagement", c.engagement},
+		{"intent", c.intent},
+		{"label", c.label},
+		{"stage", c.stage},
+		{"persona", c.persona},
+		{"title", c.title},
+		{"recommendation", c.recommendation},
+		{"best_times", c.bestTimes.column()},
+		reasons[0], reasons[1], reasons[2], reasons[3],
+		{"rules_version", c.rulesVersion},
+		{"source_topic", c.sourceTopic},
+		{"source_partition", c.sourcePartition},
+		{"source_offset", c.sourceOffset},
+	}
+}
+
+func (c *handoffColumns) reset() {
+	c.accountID = truncate(c.accountID)
+	c.contactID = truncate(c.contactID)
+	c.at = c.at[:0]
+	c.score = c.score[:0]
+	c.fit = c.fit[:0]
+	c.engagement = c.engagement[:0]
+	c.intent = c.intent[:0]
+	c.label = truncate(c.label)
+	c.stage = truncate(c.stage)
+	c.persona = truncate(c.persona)
+	c.title = truncate(c.title)
+	c.recommendation = truncate(c.recommendation)
+	c.bestTimes.reset()
+	c.reasons.reset()
+	c.rulesVersion = truncate(c.rulesVersion)
+	c.sourceTopic = truncate(c.sourceTopic)
+	c.sourcePartition = c.sourcePartition[:0]
+	c.sourceOffset = c.sourceOffset[:0]
+}
+
+// eventColumns holds score_events rows, one per event applied: the largest
+// table by far, so like the others it costs no allocation per row, its
+// arrays kept flat.
+type eventColumns struct {
+	accountID, contactID []string
+	at                   []int64
+	typ, event, path     []string
+	rules                arrayColumn[string]
+	points               arrayColumn[float64]
+	sourceTopic          []string
+	sourcePartition      []int32
+	sourceOffset         []int64
+}
+
+func (c *eventColumns) table() string { return "score_events" }
+func (c *eventColumns) len() int      { return len(c.accountID) }
+
+func (c *eventColumns) add(r *rows.ScoreEvent) {
+	c.accountID = append(c.accountID, r.AccountID)
+	c.contactID = append(c.contactID, r.ContactID)
+	c.at = append(c.at, dateTime(r.At))
+	c.typ = append(c.typ, r.Type)
+	c.event = append(c.event, r.Event)
+	c.path = append(c.path, r.Path)
+	c.rules.add(r.Rules)
+	c.points.add(r.Points)
+	c.sourceTopic = append(c.sourceTopic, r.Source.Topic)
+	c.sourcePartition = append(c.sourcePartition, r.Source.Partition)
+	c.sourceOffset = append(c.sourceOffset, r.Source.Offset)
+}
+
+func (c *eventColumns) columns() []chColumn {
+	return []chColumn{
+		{"account_id", c.accountID},
+		{"contact_id", c.contactID},
+		{"at", c.at},
+		{"type", c.typ},
+		{"event", c.event},
+		{"path", c.path},
+		{"rules", c.rules.column()},
+		{"points", c.points.column()},
+		{"source_topic", c.sourceTopic},
+		{"source_partition", c.sourcePartition},
+		{"source_offset", c.sourceOffset},
+	}
+}
+
+func (c *eventColumns) reset() {
+	c.accountID = truncate(c.accountID)
+	c.contactID = truncate(c.contactID)
+	c.at = c.at[:0]
+	c.typ = truncate(c.typ)
+	c.event = truncate(c.event)
+	c.path = truncate(c.path)
+	c.rules.reset()
+	c.points.reset()
 	c.sourceTopic = truncate(c.sourceTopic)
 	c.sourcePartition = c.sourcePartition[:0]
 	c.sourceOffset = c.sourceOffset[:0]

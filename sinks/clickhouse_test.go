@@ -1,11 +1,13 @@
 package sinks
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,23 +61,22 @@ func readChanges(t *testing.T, conn driver.Conn) []rows.ScoreChange {
 	t.Helper()
 	rs, err := conn.Query(t.Context(), `SELECT account_id, contact_id, as_of, score, fit, engagement,
 		grade, level, label, stage, previous_label, previous_stage, previous_score,
-		reasons_rule, reasons_category, reasons_points, rules_version,
-		source_topic, source_partition, source_offset
+		reasons_rule, reasons_category, reasons_points, reasons_count, rules_version,
+		source_topic, source_partition, source_offset, intent, persona, cause
 		FROM score_changes FINAL`)
 	require.NoError(t, err)
 	defer rs.Close()
 	var out []rows.ScoreChange
 	for rs.Next() {
 		var (
-			c              rows.ScoreChange
-			rule, category []string
-			points         []float64
+			c rows.ScoreChange
+			r reasonArrays
 		)
 		require.NoError(t, rs.Scan(&c.AccountID, &c.ContactID, &c.AsOf, &c.Score, &c.Fit, &c.Engagement,
 			&c.Grade, &c.Level, &c.Label, &c.Stage, &c.PreviousLabel, &c.PreviousStage, &c.PreviousScore,
-			&rule, &category, &points, &c.RulesVersion,
-			&c.Source.Topic, &c.Source.Partition, &c.Source.Offset))
-		c.Reasons = zipReasons(t, rule, category, points)
+			&r.rule, &r.category, &r.points, &r.count, &c.RulesVersion,
+			&c.Source.Topic, &c.Source.Partition, &c.Source.Offset, &c.Intent, &c.Persona, &c.Cause))
+		c.Reasons = r.zip(t)
 		out = append(out, c)
 	}
 	require.NoError(t, rs.Err())
@@ -85,27 +86,102 @@ func readChanges(t *testing.T, conn driver.Conn) []rows.ScoreChange {
 func readScores(t *testing.T, conn driver.Conn) []rows.AccountScore {
 	t.Helper()
 	rs, err := conn.Query(t.Context(), `SELECT account_id, contact_id, score, fit, engagement,
-		grade, level, label, stage, reasons_rule, reasons_category, reasons_points,
-		rules_version, as_of, version
+		grade, level, label, stage, reasons_rule, reasons_category, reasons_points, reasons_count,
+		rules_version, as_of, version, intent, persona, best_times
 		FROM account_scores FINAL ORDER BY account_id, contact_id`)
 	require.NoError(t, err)
 	defer rs.Close()
 	var out []rows.AccountScore
 	for rs.Next() {
 		var (
-			s              rows.AccountScore
-			rule, category []string
-			points         []float64
+			s rows.AccountScore
+			r reasonArrays
 		)
 		require.NoError(t, rs.Scan(&s.AccountID, &s.ContactID, &s.Score, &s.Fit, &s.Engagement,
-			&s.Grade, &s.Level, &s.Label, &s.Stage, &rule, &category, &points,
-			&s.RulesVersion, &s.AsOf, &s.Version))
-		s.Reasons = zipReasons(t, rule, category, points)
+			&s.Grade, &s.Level, &s.Label, &s.Stage, &r.rule, &r.category, &r.points, &r.count,
+			&s.RulesVersion, &s.AsOf, &s.Version, &s.Intent, &s.Persona, &s.BestTimes))
+		s.Reasons = r.zip(t)
 		s.AsOf = s.AsOf.UTC()
+		s.BestTimes = nilIfEmpty(s.BestTimes)
 		out = append(out, s)
 	}
 	require.NoError(t, rs.Err())
 	return out
+}
+
+func readHandoffs(t *testing.T, conn driver.Conn) []rows.Handoff {
+	t.Helper()
+	rs, err := conn.Query(t.Context(), `SELECT account_id, contact_id, at, score, fit, engagement, intent,
+		label, stage, persona, title, recommendation, best_times,
+		reasons_rule, reasons_category, reasons_points, reasons_count, rules_version,
+		source_topic, source_partition, source_offset
+		FROM handoffs FINAL`)
+	require.NoError(t, err)
+	defer rs.Close()
+	var out []rows.Handoff
+	for rs.Next() {
+		var (
+			h rows.Handoff
+			r reasonArrays
+		)
+		require.NoError(t, rs.Scan(&h.AccountID, &h.ContactID, &h.At, &h.Score, &h.Fit, &h.Engagement, &h.Intent,
+			&h.Label, &h.Stage, &h.Persona, &h.Title, &h.Recommendation, &h.BestTimes,
+			&r.rule, &r.category, &r.points, &r.count, &h.RulesVersion,
+			&h.Source.Topic, &h.Source.Partition, &h.Source.Offset))
+		h.Reasons = r.zip(t)
+		h.At = h.At.UTC()
+		h.BestTimes = nilIfEmpty(h.BestTimes)
+		out = append(out, h)
+	}
+	require.NoError(t, rs.Err())
+	return out
+}
+
+func readEvents(t *testing.T, conn driver.Conn) []rows.ScoreEvent {
+	t.Helper()
+	rs, err := conn.Query(t.Context(), `SELECT account_id, contact_id, at, type, event, path, rules, points,
+		source_topic, source_partition, source_offset
+		FROM score_events FINAL ORDER BY account_id, contact_id, at, source_offset`)
+	require.NoError(t, err)
+	defer rs.Close()
+	var out []rows.ScoreEvent
+	for rs.Next() {
+		var e rows.ScoreEvent
+		require.NoError(t, rs.Scan(&e.AccountID, &e.ContactID, &e.At, &e.Type, &e.Event, &e.Path, &e.Rules, &e.Points,
+			&e.Source.Topic, &e.Source.Partition, &e.Source.Offset))
+		e.At = e.At.UTC()
+		e.Rules, e.Points = nilIfEmpty(e.Rules), nilIfEmpty(e.Points)
+		out = append(out, e)
+	}
+	require.NoError(t, rs.Err())
+	return out
+}
+
+// requireSameEvents compares score events in the order of their identity,
+// times in UTC, empty arrays as nil.
+func requireSameEvents(t *testing.T, want, got []rows.ScoreEvent) {
+	t.Helper()
+	norm := func(es []rows.ScoreEvent) []rows.ScoreEvent {
+		out := slices.Clone(es)
+		for i := range out {
+			out[i].At = out[i].At.UTC()
+			out[i].Rules, out[i].Points = nilIfEmpty(out[i].Rules), nilIfEmpty(out[i].Points)
+		}
+		slices.SortFunc(out, func(a, b rows.ScoreEvent) int {
+			return cmp.Or(cmp.Compare(a.AccountID, b.AccountID), cmp.Compare(a.ContactID, b.ContactID),
+				a.At.Compare(b.At), cmp.Compare(a.Source.Topic, b.Source.Topic),
+				cmp.Compare(a.Source.Partition, b.Source.Partition), cmp.Compare(a.Source.Offset, b.Source.Offset))
+		})
+		return out
+	}
+	require.Equal(t, norm(want), norm(got))
+}
+
+func nilIfEmpty[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
 }
 
 func readTransitions(t *testing.T, conn driver.Conn) []rows.FunnelTransition {
@@ -128,13 +204,22 @@ func readTransitions(t *testing.T, conn driver.Conn) []rows.FunnelTransition {
 	return out
 }
 
-func zipReasons(t *testing.T, rule, category []string, points []float64) []rows.Reason {
+// reasonArrays are the reasons_* columns of a row as read.
+type reasonArrays struct {
+	rule, category []string
+	points         []float64
+	count          []uint32
+}
+
+// zip makes the reasons of the parallel arrays, nil when there are none.
+func (r *reasonArrays) zip(t *testing.T) []rows.Reason {
 	t.Helper()
-	require.Len(t, category, len(rule), "reasons arrays are parallel")
-	require.Len(t, points, len(rule), "reasons arrays are parallel")
+	require.Len(t, r.category, len(r.rule), "reasons arrays are parallel")
+	require.Len(t, r.points, len(r.rule), "reasons arrays are parallel")
+	require.Len(t, r.count, len(r.rule), "reasons arrays are parallel")
 	var out []rows.Reason
-	for i := range rule {
-		out = append(out, rows.Reason{Rule: rule[i], Category: category[i], Points: points[i]})
+	for i := range r.rule {
+		out = append(out, rows.Reason{Rule: r.rule[i], Category: r.category[i], Points: r.points[i], Count: r.count[i]})
 	}
 	return out
 }
@@ -146,6 +231,7 @@ func TestClickHouseConformance(t *testing.T) {
 		return harness{
 			sink:             newTestClickHouse(t, cfg, nil),
 			read:             func(t *testing.T) []rows.ScoreChange { return readChanges(t, conn) },
+			readHandoffs:     func(t *testing.T) []rows.Handoff { return readHandoffs(t, conn) },
 			collapsesReplays: true,
 		}
 	})
@@ -160,7 +246,37 @@ func testScores(prefix string, n int) []rows.AccountScore {
 			Grade: c.Grade, Level: c.Level, Label: c.Label, Stage: c.Stage,
 			Reasons: c.Reasons, RulesVersion: c.RulesVersion, AsOf: c.AsOf,
 			Version: uint64(100 + i),
+			Intent:  c.Intent + 1, Persona: c.Persona,
+			BestTimes: [][]string{nil, {"Tue 10:00"}, {"Wed 09:00", "Thu 16:00", "Mon 11:00"}}[i%3],
 		}
+	}
+	return out
+}
+
+// testEvents returns n score events of account prefix-<i>: every type,
+// with none to three matched rules, the rules parallel to their points.
+func testEvents(prefix string, n int) []rows.ScoreEvent {
+	base := time.Date(2026, 4, 2, 11, 12, 13, 0, time.UTC)
+	out := make([]rows.ScoreEvent, n)
+	for i := range out {
+		e := rows.ScoreEvent{
+			AccountID: fmt.Sprintf("%s-%03d.example.com", prefix, i/3), // several events per account
+			ContactID: []string{"", fmt.Sprintf("user-%d@%s.example.com", i, prefix)}[i%2],
+			At:        base.Add(time.Duration(i) * 29 * time.Hour),
+			Type:      []string{"page", "track", "identify", "group", "alias"}[i%5],
+			Source:    rows.Source{Topic: "leadscore.events", Partition: int32(i % 3), Offset: 9000 + int64(i)},
+		}
+		switch e.Type {
+		case "page":
+			e.Path = fmt.Sprintf("/pricing/%d?plan='x'", i)
+		case "track":
+			e.Event = fmt.Sprintf("Demo Requested %d", i)
+		}
+		for j := range i % 4 {
+			e.Rules = append(e.Rules, fmt.Sprintf("rule %d.%d", i, j))
+			e.Points = append(e.Points, []float64{12.5, float64(i) / 4, 0 /* a full cap */}[j])
+		}
+		out[i] = e
 	}
 	return out
 }
@@ -185,6 +301,8 @@ func TestClickHouseAllTables(t *testing.T) {
 		Changes:     testChanges("all", 6),
 		Scores:      testScores("all", 6),
 		Transitions: testTransitions("all", 6),
+		Handoffs:    testHandoffs("all", 6),
+		Events:      testEvents("all", 12),
 	}
 	require.NoError(t, sink.Write(t.Context(), b))
 	require.NoError(t, sink.Write(t.Context(), b)) // a replay
@@ -193,12 +311,35 @@ func TestClickHouseAllTables(t *testing.T) {
 	conn := query(t, cfg)
 	requireSameChanges(t, b.Changes, readChanges(t, conn))
 	for i := range b.Scores {
-		if len(b.Scores[i].Reasons) == 0 {
-			b.Scores[i].Reasons = nil
-		}
+		b.Scores[i].Reasons = nilIfEmpty(b.Scores[i].Reasons)
 	}
 	require.Equal(t, b.Scores, readScores(t, conn))
 	require.Equal(t, b.Transitions, readTransitions(t, conn))
+	requireSameHandoffs(t, b.Handoffs, readHandoffs(t, conn))
+	requireSameEvents(t, b.Events, readEvents(t, conn))
+}
+
+// TestClickHouseEmptyArrays: rows whose arrays are all empty, next to rows
+// whose arrays are not, keep them apart (no values slip into a neighbour).
+func TestClickHouseEmptyArrays(t *testing.T) {
+	cfg := testClickHouseConfig(t, clickHouseServer(t))
+	sink := newTestClickHouse(t, cfg, nil)
+	at := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	events := []rows.ScoreEvent{
+		{AccountID: "a", At: at, Type: "page", Source: rows.Source{Offset: 1}},
+		{AccountID: "a", At: at, Type: "track", Rules: []string{"x", "y"}, Points: []float64{1, 0}, Source: rows.Source{Offset: 2}},
+		{AccountID: "a", At: at, Type: "page", Source: rows.Source{Offset: 3}},
+	}
+	handoffs := []rows.Handoff{
+		{AccountID: "a", At: at, BestTimes: []string{}, Reasons: []rows.Reason{}},
+		{AccountID: "b", At: at, BestTimes: []string{"Fri 15:00"}, Reasons: []rows.Reason{{Rule: "r", Count: 2}}},
+		{AccountID: "c", At: at},
+	}
+	require.NoError(t, sink.Write(t.Context(), &rows.Batch{Events: events, Handoffs: handoffs}))
+	require.NoError(t, sink.Flush(t.Context()))
+	conn := query(t, cfg)
+	requireSameEvents(t, events, readEvents(t, conn))
+	requireSameHandoffs(t, handoffs, readHandoffs(t, conn))
 }
 
 func TestClickHouseNewestScoreVersionWins(t *testing.T) {
@@ -310,18 +451,25 @@ func TestClickHouseDiscard(t *testing.T) {
 	cfg := testClickHouseConfig(t, s)
 	sink := newTestClickHouse(t, cfg, nil)
 	require.NoError(t, s.Kill())
-	require.NoError(t, sink.Write(t.Context(), &rows.Batch{Changes: testChanges("frozen", 3)}))
+	require.NoError(t, sink.Write(t.Context(), &rows.Batch{
+		Changes: testChanges("frozen", 3), Handoffs: testHandoffs("frozen", 2), Events: testEvents("frozen", 4),
+	}))
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
 	require.Error(t, sink.Flush(ctx))
-	require.NoError(t, sink.Write(t.Context(), &rows.Batch{Changes: testChanges("open", 2)}))
+	require.NoError(t, sink.Write(t.Context(), &rows.Batch{
+		Changes: testChanges("open", 2), Handoffs: testHandoffs("open", 3), Events: testEvents("open", 5),
+	}))
 	sink.Discard(t.Context())
 	require.Zero(t, metricValue(t, sink.m.buffered))
 	require.NoError(t, s.Restart())
-	after := testChanges("after", 4)
-	require.NoError(t, sink.Write(t.Context(), &rows.Batch{Changes: after}))
+	after := &rows.Batch{Changes: testChanges("after", 4), Handoffs: testHandoffs("after", 3), Events: testEvents("after", 6)}
+	require.NoError(t, sink.Write(t.Context(), after))
 	require.NoError(t, sink.Flush(t.Context()))
-	requireSameChanges(t, after, readChanges(t, query(t, cfg)))
+	conn := query(t, cfg)
+	requireSameChanges(t, after.Changes, readChanges(t, conn))
+	requireSameHandoffs(t, after.Handoffs, readHandoffs(t, conn))
+	requireSameEvents(t, after.Events, readEvents(t, conn))
 }
 
 // TestClickHouseMissingTableIsPermanent: a schema problem fails Flush at
@@ -358,12 +506,13 @@ func TestClickHouseMetrics(t *testing.T) {
 	sink := newTestClickHouse(t, cfg, reg)
 	_ = NewKafka(nil, "leadscore.score-changes", reg) // both sinks share the families
 
-	b := &rows.Batch{Changes: testChanges("m", 4), Scores: testScores("m", 3), Transitions: testTransitions("m", 2)}
+	b := &rows.Batch{Changes: testChanges("m", 4), Scores: testScores("m", 3), Transitions: testTransitions("m", 2),
+		Handoffs: testHandoffs("m", 5), Events: testEvents("m", 6)}
 	require.NoError(t, sink.Write(t.Context(), b))
-	require.Equal(t, 9.0, metricValue(t, sink.m.buffered))
+	require.Equal(t, 20.0, metricValue(t, sink.m.buffered))
 	require.NoError(t, sink.Flush(t.Context()))
 
-	for table, n := range map[string]float64{"score_changes": 4, "account_scores": 3, "funnel_transitions": 2} {
+	for table, n := range map[string]float64{"score_changes": 4, "account_scores": 3, "funnel_transitions": 2, "handoffs": 5, "score_events": 6} {
 		require.Equal(t, n, gatheredValue(t, reg, "leadscore_sink_rows_total", "clickhouse", table), table)
 	}
 	require.Zero(t, gatheredValue(t, reg, "leadscore_sink_buffered_rows", "clickhouse", ""))
@@ -422,7 +571,8 @@ func TestInsertSQLGolden(t *testing.T) {
 func BenchmarkClickHouseWrite(b *testing.B) {
 	sink, err := NewClickHouse(ClickHouseConfig{Addr: []string{"127.0.0.1:1"}, MaxBufferRows: 1 << 30}, nil, nil)
 	require.NoError(b, err)
-	batch := &rows.Batch{Changes: testChanges("bench", 100), Scores: testScores("bench", 100), Transitions: testTransitions("bench", 100)}
+	batch := &rows.Batch{Changes: testChanges("bench", 100), Scores: testScores("bench", 100), Transitions: testTransitions("bench", 100),
+		Handoffs: testHandoffs("bench", 10), Events: testEvents("bench", 300)}
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
@@ -443,7 +593,8 @@ func BenchmarkClickHouseWrite(b *testing.B) {
 // block of 10,000 rows per table, the work Flush does before sending.
 func BenchmarkClickHouseBlock(b *testing.B) {
 	var blk chBlock
-	blk.add(&rows.Batch{Changes: testChanges("bench", 10_000), Scores: testScores("bench", 10_000), Transitions: testTransitions("bench", 10_000)})
+	blk.add(&rows.Batch{Changes: testChanges("bench", 10_000), Scores: testScores("bench", 10_000), Transitions: testTransitions("bench", 10_000),
+		Handoffs: testHandoffs("bench", 1000), Events: testEvents("bench", 30_000)})
 	b.ReportAllocs()
 	for b.Loop() {
 		for _, t := range blk.tables() {
@@ -461,12 +612,19 @@ func BenchmarkClickHouseFlush(b *testing.B) {
 	sink, err := NewClickHouse(cfg, nil, nil)
 	require.NoError(b, err)
 	defer sink.Close(context.Background())
-	batch := &rows.Batch{Changes: testChanges("bench", 1000), Scores: testScores("bench", 1000), Transitions: testTransitions("bench", 1000)}
+	batch := &rows.Batch{Changes: testChanges("bench", 1000), Scores: testScores("bench", 1000), Transitions: testTransitions("bench", 1000),
+		Handoffs: testHandoffs("bench", 100), Events: testEvents("bench", 3000)}
 	// A flush's rows come from the last few seconds of events: one month,
 	// one partition (testChanges spreads over years, a part per month).
 	at := time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)
 	for i := range batch.Changes {
 		batch.Changes[i].AsOf, batch.Scores[i].AsOf, batch.Transitions[i].At = at, at, at
+	}
+	for i := range batch.Handoffs {
+		batch.Handoffs[i].At = at
+	}
+	for i := range batch.Events {
+		batch.Events[i].At = at.Add(time.Duration(i%60) * time.Second)
 	}
 	b.ReportAllocs()
 	for b.Loop() {

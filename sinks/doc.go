@@ -14,9 +14,14 @@
 // tables' ReplacingMergeTree keys), so an insert repeated by a retry or by a
 // replay of the input leaves one row per identity after FINAL.
 //
-// Kafka (kafka.go) produces score changes as JSON (json.go) with a client the
-// pipeline owns; Flush waits for the acknowledgements and reports the records
-// that failed since the previous Flush.
+// ClickHouse writes five tables: score_changes, account_scores,
+// funnel_transitions, handoffs and score_events (every event applied, with
+// what each rule earned: the history leadscore explain reads).
+//
+// Kafka (kafka.go) produces score changes, and handoffs when configured
+// (WithHandoffs), as JSON (json.go) with a client the pipeline owns; Flush
+// waits for the acknowledgements and reports the records that failed since
+// the previous Flush. Score events are not produced to Kafka.
 //
 // Both sinks report the same metric families, labelled by sink:
 // leadscore_sink_rows_total{sink,table}, leadscore_sink_flush_seconds{sink},

@@ -12,12 +12,12 @@ import (
 
 // appendScoreChangeJSON appends the JSON value of a score-changes record
 // (CONTRACT section 2) to b: the json field names of rows.ScoreChange in
-// its field order, as_of in RFC 3339 UTC (sub-second digits only when
-// present), reasons as [{rule, category, points}] (an empty list, never
-// null), source as {topic, partition, offset}. Numbers are formatted as
-// encoding/json does; a NaN or infinite score, which JSON cannot carry, is
-// written as null. Hand-rolled: one pass, no reflection, no allocation
-// beyond growing b.
+// its field order, as encoding/json writes the struct. as_of is RFC 3339 UTC
+// (sub-second digits only when present), reasons [{rule, category, points,
+// count}] (an empty list, never null), source {topic, partition, offset}.
+// Numbers are formatted as encoding/json does; a NaN or infinite score,
+// which JSON cannot carry, is written as null. Hand-rolled: one pass, no
+// reflection, no allocation beyond growing b.
 func appendScoreChangeJSON(b []byte, c *rows.ScoreChange) []byte {
 	b = append(b, `{"account_id":`...)
 	b = json.AppendEscape(b, c.AccountID, 0)
@@ -43,9 +43,76 @@ func appendScoreChangeJSON(b []byte, c *rows.ScoreChange) []byte {
 	b = json.AppendEscape(b, c.PreviousStage, 0)
 	b = append(b, `,"previous_score":`...)
 	b = appendFloat(b, c.PreviousScore)
-	b = append(b, `,"reasons":[`...)
-	for i := range c.Reasons {
-		r := &c.Reasons[i]
+	b = append(b, `,"reasons":`...)
+	b = appendReasonsJSON(b, c.Reasons)
+	b = append(b, `,"rules_version":`...)
+	b = json.AppendEscape(b, c.RulesVersion, 0)
+	b = append(b, `,"as_of":`...)
+	b = appendTimeJSON(b, c.AsOf)
+	b = append(b, `,"source":`...)
+	b = appendSourceJSON(b, &c.Source)
+	b = append(b, `,"intent":`...)
+	b = appendFloat(b, c.Intent)
+	b = append(b, `,"persona":`...)
+	b = json.AppendEscape(b, c.Persona, 0)
+	b = append(b, `,"cause":`...)
+	b = json.AppendEscape(b, c.Cause, 0)
+	b = append(b, '}')
+	return b
+}
+
+// appendHandoffJSON appends the JSON value of a handoffs record to b: the
+// json field names of rows.Handoff in its field order, with the conventions
+// of appendScoreChangeJSON (at in RFC 3339 UTC; best_times and reasons an
+// empty list, never null; a non-finite number as null).
+func appendHandoffJSON(b []byte, h *rows.Handoff) []byte {
+	b = append(b, `{"account_id":`...)
+	b = json.AppendEscape(b, h.AccountID, 0)
+	b = append(b, `,"contact_id":`...)
+	b = json.AppendEscape(b, h.ContactID, 0)
+	b = append(b, `,"score":`...)
+	b = appendFloat(b, h.Score)
+	b = append(b, `,"fit":`...)
+	b = appendFloat(b, h.Fit)
+	b = append(b, `,"engagement":`...)
+	b = appendFloat(b, h.Engagement)
+	b = append(b, `,"intent":`...)
+	b = appendFloat(b, h.Intent)
+	b = append(b, `,"label":`...)
+	b = json.AppendEscape(b, h.Label, 0)
+	b = append(b, `,"stage":`...)
+	b = json.AppendEscape(b, h.Stage, 0)
+	b = append(b, `,"persona":`...)
+	b = json.AppendEscape(b, h.Persona, 0)
+	b = append(b, `,"title":`...)
+	b = json.AppendEscape(b, h.Title, 0)
+	b = append(b, `,"recommendation":`...)
+	b = json.AppendEscape(b, h.Recommendation, 0)
+	b = append(b, `,"best_times":[`...)
+	for i, s := range h.BestTimes {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = json.AppendEscape(b, s, 0)
+	}
+	b = append(b, `],"reasons":`...)
+	b = appendReasonsJSON(b, h.Reasons)
+	b = append(b, `,"rules_version":`...)
+	b = json.AppendEscape(b, h.RulesVersion, 0)
+	b = append(b, `,"at":`...)
+	b = appendTimeJSON(b, h.At)
+	b = append(b, `,"source":`...)
+	b = appendSourceJSON(b, &h.Source)
+	b = append(b, '}')
+	return b
+}
+
+// appendReasonsJSON appends rs as [{rule, category, points, count}], an
+// empty list when there are none.
+func appendReasonsJSON(b []byte, rs []rows.Reason) []byte {
+	b = append(b, '[')
+	for i := range rs {
+		r := &rs[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -55,20 +122,29 @@ func appendScoreChangeJSON(b []byte, c *rows.ScoreChange) []byte {
 		b = json.AppendEscape(b, r.Category, 0)
 		b = append(b, `,"points":`...)
 		b = appendFloat(b, r.Points)
+		b = append(b, `,"count":`...)
+		b = strconv.AppendUint(b, uint64(r.Count), 10)
 		b = append(b, '}')
 	}
-	b = append(b, `],"rules_version":`...)
-	b = json.AppendEscape(b, c.RulesVersion, 0)
-	b = append(b, `,"as_of":"`...)
-	b = c.AsOf.UTC().AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","source":{"topic":`...)
-	b = json.AppendEscape(b, c.Source.Topic, 0)
+	return append(b, ']')
+}
+
+// appendTimeJSON appends t as a quoted RFC 3339 time in UTC, as
+// encoding/json writes a UTC time.Time.
+func appendTimeJSON(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+func appendSourceJSON(b []byte, s *rows.Source) []byte {
+	b = append(b, `{"topic":`...)
+	b = json.AppendEscape(b, s.Topic, 0)
 	b = append(b, `,"partition":`...)
-	b = strconv.AppendInt(b, int64(c.Source.Partition), 10)
+	b = strconv.AppendInt(b, int64(s.Partition), 10)
 	b = append(b, `,"offset":`...)
-	b = strconv.AppendInt(b, c.Source.Offset, 10)
-	b = append(b, `}}`...)
-	return b
+	b = strconv.AppendInt(b, s.Offset, 10)
+	return append(b, '}')
 }
 
 // appendFloat formats f as encoding/json does (the ES6 number format):
@@ -95,10 +171,26 @@ func appendFloat(b []byte, f float64) []byte {
 
 // scoreChangeJSONSize estimates the encoded size of c, to allocate once.
 func scoreChangeJSONSize(c *rows.ScoreChange) int {
-	n := 400 + len(c.AccountID) + len(c.ContactID) + len(c.Grade) + len(c.Label) + len(c.Stage) +
-		len(c.PreviousLabel) + len(c.PreviousStage) + len(c.RulesVersion) + len(c.Source.Topic)
-	for i := range c.Reasons {
-		n += 60 + len(c.Reasons[i].Rule) + len(c.Reasons[i].Category)
+	return 450 + len(c.AccountID) + len(c.ContactID) + len(c.Grade) + len(c.Label) + len(c.Stage) +
+		len(c.PreviousLabel) + len(c.PreviousStage) + len(c.RulesVersion) + len(c.Source.Topic) +
+		len(c.Persona) + len(c.Cause) + reasonsJSONSize(c.Reasons)
+}
+
+// handoffJSONSize estimates the encoded size of h, to allocate once.
+func handoffJSONSize(h *rows.Handoff) int {
+	n := 400 + len(h.AccountID) + len(h.ContactID) + len(h.Label) + len(h.Stage) + len(h.Persona) +
+		len(h.Title) + len(h.Recommendation) + len(h.RulesVersion) + len(h.Source.Topic) +
+		reasonsJSONSize(h.Reasons)
+	for _, s := range h.BestTimes {
+		n += 3 + len(s)
+	}
+	return n
+}
+
+func reasonsJSONSize(rs []rows.Reason) int {
+	n := 0
+	for i := range rs {
+		n += 80 + len(rs[i].Rule) + len(rs[i].Category)
 	}
 	return n
 }

@@ -28,6 +28,25 @@ func stdlibScoreChangeJSON(t testing.TB, c rows.ScoreChange) []byte {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
+// stdlibHandoffJSON is the oracle of appendHandoffJSON: encoding/json's
+// output for h, with UTC time, best_times and reasons never null, no HTML
+// escaping.
+func stdlibHandoffJSON(t testing.TB, h rows.Handoff) []byte {
+	t.Helper()
+	h.At = h.At.UTC()
+	if h.Reasons == nil {
+		h.Reasons = []rows.Reason{}
+	}
+	if h.BestTimes == nil {
+		h.BestTimes = []string{}
+	}
+	var buf bytes.Buffer
+	enc := stdjson.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	require.NoError(t, enc.Encode(h))
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
 func TestScoreChangeJSONMatchesEncodingJSON(t *testing.T) {
 	cases := map[string]rows.ScoreChange{
 		"empty":   {},
@@ -35,10 +54,12 @@ func TestScoreChangeJSONMatchesEncodingJSON(t *testing.T) {
 		"escapes": {
 			AccountID: "a\"b\\c\n\t\x01<&>", ContactID: "ünïcødé \u2028 \xff invalid",
 			Reasons: []rows.Reason{{Rule: "pricing page", Category: "strong", Points: 1e-7}},
+			Persona: "\"exec\" <cto>", Cause: "e\u2029v\\ent",
 		},
 		"numbers": {
-			Score: 1e21, Fit: 123456789.125, Engagement: -0.000001, PreviousScore: 5e-324,
+			Score: 1e21, Fit: 123456789.125, Engagement: -0.000001, PreviousScore: 5e-324, Intent: 1e-300,
 			Level: 255, Source: rows.Source{Partition: math.MinInt32, Offset: math.MaxInt64},
+			Reasons: []rows.Reason{{Count: math.MaxUint32}, {Points: -3.5, Count: 1}},
 		},
 		"time zone and nanoseconds": {
 			AsOf: time.Date(2026, 5, 1, 7, 30, 15, 120000000, time.FixedZone("CST", 8*3600)),
@@ -51,6 +72,66 @@ func TestScoreChangeJSONMatchesEncodingJSON(t *testing.T) {
 			require.LessOrEqual(t, len(got), scoreChangeJSONSize(&c)+len(c.AccountID)*5, "size estimate is far off")
 		})
 	}
+}
+
+func TestHandoffJSONMatchesEncodingJSON(t *testing.T) {
+	cases := map[string]rows.Handoff{
+		"empty":   {},
+		"example": testHandoffs("json", 4)[3],
+		"escapes": {
+			AccountID: "a\"b\\c\n\t\x01<&>", ContactID: "ünïcødé \u2028 \xff invalid",
+			Persona: "\x7f\u2029", Title: "VP \"Growth\" & <Ops>", Recommendation: "call\r\nnow",
+			BestTimes: []string{"Tue 10:00", "", "\xfe"},
+			Reasons:   []rows.Reason{{Rule: "pricing page", Category: "strong", Points: 1e-7, Count: 3}},
+		},
+		"numbers": {
+			Score: 1e21, Fit: 123456789.125, Engagement: -0.000001, Intent: 5e-324,
+			Source:  rows.Source{Partition: math.MinInt32, Offset: math.MaxInt64},
+			Reasons: []rows.Reason{{Count: math.MaxUint32}},
+		},
+		"empty, not nil, lists": {BestTimes: []string{}, Reasons: []rows.Reason{}},
+		"time zone and nanoseconds": {
+			At: time.Date(2026, 5, 1, 7, 30, 15, 120000000, time.FixedZone("CST", 8*3600)),
+		},
+	}
+	for name, h := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := appendHandoffJSON(nil, &h)
+			require.Equal(t, string(stdlibHandoffJSON(t, h)), string(got))
+			require.LessOrEqual(t, len(got), handoffJSONSize(&h)+len(h.AccountID)*5, "size estimate is far off")
+		})
+	}
+}
+
+func TestHandoffJSONAllocs(t *testing.T) {
+	h := testHandoffs("alloc", 4)[3]
+	buf := make([]byte, 0, 4096)
+	allocs := testing.AllocsPerRun(100, func() { buf = appendHandoffJSON(buf[:0], &h) })
+	require.Zero(t, allocs)
+}
+
+func FuzzHandoffJSON(f *testing.F) {
+	f.Add("acme.com", "ada@acme.com", "B1", "VP Sales", "Tue 10:00", 72.5, 20.0, uint32(3), int32(2), int64(42), int64(1_700_000_000_123_456_789))
+	f.Add("a\"\\\n\x00", "\xff\xfe", "\u2028<>&", "", "", -1e-7, 1e22, uint32(0), int32(-1), int64(-1), int64(0))
+	f.Fuzz(func(t *testing.T, account, contact, label, title, bestTime string, score, points float64, count uint32, partition int32, offset, nanos int64) {
+		if math.IsNaN(score) || math.IsInf(score, 0) || math.IsNaN(points) || math.IsInf(points, 0) {
+			t.Skip("encoding/json rejects non-finite numbers")
+		}
+		h := rows.Handoff{
+			AccountID: account, ContactID: contact, Label: label, Title: title, Persona: bestTime,
+			Score: score, Intent: points, Recommendation: title + label,
+			BestTimes: []string{bestTime, label},
+			Reasons:   []rows.Reason{{Rule: title, Category: label, Points: points, Count: count}},
+			At:        time.Unix(0, nanos),
+			Source:    rows.Source{Topic: bestTime, Partition: partition, Offset: offset},
+		}
+		if count%3 == 0 { // no best times nor reasons: empty lists
+			h.BestTimes, h.Reasons = nil, nil
+		}
+		got := appendHandoffJSON(nil, &h)
+		require.True(t, stdjson.Valid(got), "invalid JSON: %s", got)
+		require.Equal(t, string(stdlibHandoffJSON(t, h)), string(got))
+	})
 }
 
 func TestScoreChangeJSONNonFiniteIsNull(t *testing.T) {
@@ -77,9 +158,10 @@ func FuzzScoreChangeJSON(f *testing.F) {
 		}
 		c := rows.ScoreChange{
 			AccountID: account, ContactID: contact, Label: label, Score: score, Level: level,
-			Reasons: []rows.Reason{{Rule: rule, Category: label, Points: points}},
+			Reasons: []rows.Reason{{Rule: rule, Category: label, Points: points, Count: uint32(offset)}},
 			AsOf:    time.Unix(0, nanos),
 			Source:  rows.Source{Topic: rule, Partition: partition, Offset: offset},
+			Intent:  points, Persona: contact + rule, Cause: label,
 		}
 		got := appendScoreChangeJSON(nil, &c)
 		require.True(t, stdjson.Valid(got), "invalid JSON: %s", got)

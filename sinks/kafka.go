@@ -16,8 +16,11 @@ import (
 
 // Kafka produces score changes to a topic (default leadscore.score-changes),
 // one JSON record per rows.ScoreChange keyed by account id, so one account's
-// changes stay in order on one partition. Account scores and funnel
-// transitions are not part of the topic's contract and are ignored.
+// changes stay in order on one partition. With WithHandoffs it also produces
+// handoffs, one JSON record per rows.Handoff keyed by account id, to a
+// topic of their own. Account scores, funnel transitions and score events
+// are not part of the topics' contract and are ignored (score events go to
+// ClickHouse only).
 //
 // Write encodes and hands records to the client's asynchronous Produce; it
 // blocks only when the client's buffer is full (kgo.MaxBufferedRecords).
@@ -31,9 +34,10 @@ import (
 // The client is shared and owned by the caller, who closes it after Close.
 // A Kafka is safe for concurrent use.
 type Kafka struct {
-	cl    *kgo.Client
-	topic string
-	m     *sinkMetrics
+	cl            *kgo.Client
+	topic         string
+	handoffsTopic string // "": handoffs are not produced
+	m             *sinkMetrics
 
 	// life bounds the records: a record outlives the Write that produced
 	// it, so the Write's context must not cancel it once Write returned.
@@ -62,11 +66,28 @@ var (
 	_ Discarder = (*Kafka)(nil)
 )
 
-// NewKafka returns a Kafka sink producing to topic with cl. Metrics go to reg
-// (nil: none).
-func NewKafka(cl *kgo.Client, topic string, reg prometheus.Registerer) *Kafka {
+// KafkaOption configures a Kafka sink in NewKafka.
+type KafkaOption interface {
+	apply(*Kafka)
+}
+
+type kafkaOption func(*Kafka)
+
+func (o kafkaOption) apply(k *Kafka) { o(k) }
+
+// WithHandoffs makes the sink produce the batches' handoffs to topic (the
+// contract's default is leadscore.handoffs), keyed by account id, in the
+// same transaction and under the same Flush as the score changes. Without
+// it, or with an empty topic, handoffs are not produced.
+func WithHandoffs(topic string) KafkaOption {
+	return kafkaOption(func(k *Kafka) { k.handoffsTopic = topic })
+}
+
+// NewKafka returns a Kafka sink producing score changes to topic with cl,
+// and what opts add. Metrics go to reg (nil: none).
+func NewKafka(cl *kgo.Client, topic string, reg prometheus.Registerer, opts ...KafkaOption) *Kafka {
 	life, kill := context.WithCancel(context.Background())
-	return &Kafka{
+	k := &Kafka{
 		cl:       cl,
 		topic:    topic,
 		m:        newSinkMetrics(reg, "kafka"),
@@ -75,13 +96,21 @@ func NewKafka(cl *kgo.Client, topic string, reg prometheus.Registerer) *Kafka {
 		flushing: make(chan struct{}, 1),
 		inflight: make(map[uint64]int),
 	}
+	for _, o := range opts {
+		o.apply(k)
+	}
+	return k
 }
 
-// Write produces one record per score change in b. ctx bounds the wait for
-// buffer space; cancelling it after Write returned does not cancel the
-// records.
+// Write produces one record per score change in b, and one per handoff
+// with WithHandoffs. ctx bounds the wait for buffer space; cancelling it
+// after Write returned does not cancel the records.
 func (k *Kafka) Write(ctx context.Context, b *rows.Batch) error {
-	n := len(b.Changes)
+	handoffs := b.Handoffs
+	if k.handoffsTopic == "" {
+		handoffs = nil
+	}
+	n := len(b.Changes) + len(handoffs)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("write kafka: %w", err)
 	}
@@ -107,23 +136,45 @@ func (k *Kafka) Write(ctx context.Context, b *rows.Batch) error {
 	stop := context.AfterFunc(ctx, cancel)
 	var left atomic.Int64
 	left.Store(int64(n))
-	promise := func(_ *kgo.Record, err error) {
-		k.done(gen, err)
-		if left.Add(-1) == 0 {
-			cancel()
+	promise := func(table string) func(*kgo.Record, error) {
+		return func(r *kgo.Record, err error) {
+			if err != nil {
+				err = fmt.Errorf("produce to %s: %w", r.Topic, err)
+			}
+			k.done(gen, table, err)
+			if left.Add(-1) == 0 {
+				cancel()
+			}
 		}
 	}
-	for i := range b.Changes {
-		c := &b.Changes[i]
-		// Key and value share one allocation; the record owns it.
-		buf := make([]byte, 0, len(c.AccountID)+scoreChangeJSONSize(c))
-		buf = append(buf, c.AccountID...)
-		buf = appendScoreChangeJSON(buf, c)
-		k.cl.Produce(rctx, &kgo.Record{
-			Topic: k.topic,
-			Key:   buf[:len(c.AccountID):len(c.AccountID)],
-			Value: buf[len(c.AccountID):],
-		}, promise)
+	if len(b.Changes) > 0 {
+		p := promise("score_changes")
+		for i := range b.Changes {
+			c := &b.Changes[i]
+			// Key and value share one allocation; the record owns it.
+			buf := make([]byte, 0, len(c.AccountID)+scoreChangeJSONSize(c))
+			buf = append(buf, c.AccountID...)
+			buf = appendScoreChangeJSON(buf, c)
+			k.cl.Produce(rctx, &kgo.Record{
+				Topic: k.topic,
+				Key:   buf[:len(c.AccountID):len(c.AccountID)],
+				Value: buf[len(c.AccountID):],
+			}, p)
+		}
+	}
+	if len(handoffs) > 0 {
+		p := promise("handoffs")
+		for i := range handoffs {
+			h := &handoffs[i]
+			buf := make([]byte, 0, len(h.AccountID)+handoffJSONSize(h))
+			buf = append(buf, h.AccountID...)
+			buf = appendHandoffJSON(buf, h)
+			k.cl.Produce(rctx, &kgo.Record{
+				Topic: k.handoffsTopic,
+				Key:   buf[:len(h.AccountID):len(h.AccountID)],
+				Value: buf[len(h.AccountID):],
+			}, p)
+		}
 	}
 	if !stop() {
 		return fmt.Errorf("write kafka: %w", ctx.Err())
@@ -131,8 +182,9 @@ func (k *Kafka) Write(ctx context.Context, b *rows.Batch) error {
 	return nil
 }
 
-// done accounts for one finished record of generation gen.
-func (k *Kafka) done(gen uint64, err error) {
+// done accounts for one finished record of generation gen, for table (the
+// rows metric's label: score_changes or handoffs).
+func (k *Kafka) done(gen uint64, table string, err error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.inflight[gen]--; k.inflight[gen] == 0 {
@@ -147,7 +199,7 @@ func (k *Kafka) done(gen uint64, err error) {
 			k.firstErr = err
 		}
 	} else {
-		k.m.rows.WithLabelValues("score_changes").Inc()
+		k.m.rows.WithLabelValues(table).Inc()
 	}
 	if k.idle != nil {
 		close(k.idle)
@@ -196,7 +248,7 @@ func (k *Kafka) flush(ctx context.Context) error {
 	k.firstErr, k.failed = nil, 0
 	k.mu.Unlock()
 	if prodErr != nil {
-		prodErr = fmt.Errorf("produce to %s: %d records failed, first: %w", k.topic, failed, prodErr)
+		prodErr = fmt.Errorf("%d records failed, first: %w", failed, prodErr)
 	}
 	if err := errors.Join(waitErr, prodErr); err != nil {
 		return fmt.Errorf("flush kafka: %w", err)

@@ -30,10 +30,11 @@ ORDER BY version`
 // on a second run.
 //
 // ClickHouse has no transactional DDL: a migration is recorded after all its
-// statements ran, and its statements are written to be safe to run again
-// (IF NOT EXISTS), so a Migrate that fails half way is fixed by running it
-// again. Two instances migrating at once both apply the pending files, which
-// those statements make harmless.
+// statements ran, and its statements are safe to run again (CREATE ... IF
+// NOT EXISTS; an ADD COLUMN is skipped when the table has the column), so a
+// Migrate that fails half way is fixed by running it again. Two instances
+// migrating at once both apply the pending files, which those statements
+// make harmless.
 func Migrate(ctx context.Context, cfg ClickHouseConfig) ([]string, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("migrate clickhouse: %w", err)
@@ -86,10 +87,8 @@ func Migrate(ctx context.Context, cfg ClickHouseConfig) ([]string, error) {
 		if applied[m.Version] {
 			continue
 		}
-		for i, stmt := range m.Statements() {
-			if err := conn.Exec(ctx, stmt); err != nil {
-				return names, fmt.Errorf("migrate clickhouse: apply %s statement %d: %w", m.Name, i+1, err)
-			}
+		if err := applyMigration(ctx, conn, m); err != nil {
+			return names, fmt.Errorf("migrate clickhouse: %w", err)
 		}
 		if err := recordMigration(ctx, conn, m); err != nil {
 			return names, fmt.Errorf("migrate clickhouse: record %s: %w", m.Name, err)
@@ -97,6 +96,49 @@ func Migrate(ctx context.Context, cfg ClickHouseConfig) ([]string, error) {
 		names = append(names, m.Name)
 	}
 	return names, nil
+}
+
+// applyMigration runs m's statements in order. An ALTER adding one column
+// (chschema.AddedColumn) is skipped when the table has that column already:
+// 18.16 has no ADD COLUMN IF NOT EXISTS, and the migration may have been
+// applied in part by a run that failed, or by another instance migrating at
+// the same time. That instance can also add the column between the check
+// and the ALTER, so the ALTER's failure is forgiven when the column exists
+// afterwards.
+func applyMigration(ctx context.Context, conn driver.Conn, m chschema.Migration) error {
+	for i, stmt := range m.Statements() {
+		table, column, adds := chschema.AddedColumn(stmt)
+		if adds {
+			has, err := hasColumn(ctx, conn, table, column)
+			if err != nil {
+				return fmt.Errorf("apply %s statement %d: %w", m.Name, i+1, err)
+			}
+			if has {
+				continue
+			}
+		}
+		err := conn.Exec(ctx, stmt)
+		if err != nil && adds {
+			if has, herr := hasColumn(ctx, conn, table, column); herr == nil && has {
+				err = nil
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("apply %s statement %d: %w", m.Name, i+1, err)
+		}
+	}
+	return nil
+}
+
+// hasColumn tells whether table of the connection's database has column.
+func hasColumn(ctx context.Context, conn driver.Conn, table, column string) (bool, error) {
+	var n uint64
+	err := conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = ? AND name = ?",
+		table, column).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look up column %s.%s: %w", table, column, err)
+	}
+	return n > 0, nil
 }
 
 func recordMigration(ctx context.Context, conn driver.Conn, m chschema.Migration) error {

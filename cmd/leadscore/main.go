@@ -39,6 +39,7 @@ commands:
   generate      write seeded, realistic Segment events to a Kafka topic or stdout
   check-config  validate the configuration and report every problem
   check-rules   validate a rules file (default: the embedded example rules)
+  explain       print why an account or contact has its score, from ClickHouse
 
 Run 'leadscore <command> -h' for the command's flags.
 `
@@ -62,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCheckConfig(args, stdout, stderr)
 	case "check-rules":
 		return cmdCheckRules(args, stdout, stderr)
+	case "explain":
+		return cmdExplain(args, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -301,4 +304,64 @@ func cmdCheckRules(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "rules %q are valid: %d engagement rules\n", r.Version, r.RuleCount())
 	return exitOK
+}
+
+func cmdExplain(args []string, stdout, stderr io.Writer) int {
+	var (
+		contact string
+		events  int
+	)
+	flagArgs, rest := splitArgs(args)
+	cfg, _, ok := engineCommand("explain", flagArgs, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&contact, "contact", "", "explain this contact of the account instead of the account")
+		fs.IntVar(&events, "events", 20, "how many recent events to list")
+		fs.Usage = func() {
+			fmt.Fprintln(fs.Output(), "usage: leadscore explain [flags] ACCOUNT")
+			fs.PrintDefaults()
+		}
+	})
+	if !ok {
+		return exitUsage
+	}
+	if len(rest) != 1 {
+		fmt.Fprintln(stderr, "usage: leadscore explain [flags] ACCOUNT")
+		return exitUsage
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	x, err := pipeline.Explain(ctx, cfg.ClickHouse, rest[0], contact, events)
+	if err != nil {
+		fmt.Fprintln(stderr, "leadscore:", err)
+		if errors.Is(err, pipeline.ErrNotScored) {
+			return exitUsage
+		}
+		return exitFailure
+	}
+	if err := x.Write(stdout); err != nil {
+		fmt.Fprintln(stderr, "leadscore:", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// splitArgs separates flags (each with its value: every flag of the
+// commands that use it takes one) from positional arguments, so that
+// "explain acme.com --contact u1" parses like "explain --contact u1 acme.com".
+func splitArgs(args []string) (flags, pos []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return flags, append(pos, args[i+1:]...)
+		case strings.HasPrefix(a, "-") && len(a) > 1:
+			flags = append(flags, a)
+			if !strings.Contains(a, "=") && i+1 < len(args) {
+				flags = append(flags, args[i+1])
+				i++
+			}
+		default:
+			pos = append(pos, a)
+		}
+	}
+	return flags, pos
 }

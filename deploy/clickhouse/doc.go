@@ -5,10 +5,12 @@
 // A migration is a file NNNN_name.sql: statements separated by ';', with
 // '--' comments for analysts. Table names are unqualified, so a migration
 // applies to the database of the connection that runs it. ClickHouse has no
-// transactional DDL, so every statement is written to be safe to run twice
-// (CREATE ... IF NOT EXISTS, ADD COLUMN IF NOT EXISTS): a migration that
-// fails half way is simply applied again. The statements run unchanged on
-// ClickHouse 18.16 and on current releases.
+// transactional DDL, so every statement is safe to run twice: a migration
+// that fails half way is simply applied again. A statement is either CREATE
+// ... IF NOT EXISTS, or an ALTER TABLE t ADD COLUMN c Type [AFTER x] adding
+// one column, which the runner skips when the column exists (18.16 has no
+// ADD COLUMN IF NOT EXISTS; see AddedColumn). The statements run unchanged
+// on ClickHouse 18.16 and on current releases.
 //
 // sinks.Migrate applies the files; this package only parses them.
 package clickhouse

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,6 +60,37 @@ func Migrations() ([]Migration, error) {
 		}
 	}
 	return ms, nil
+}
+
+var addColumn = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s+([A-Za-z_][A-Za-z0-9_]*)\s+ADD\s+COLUMN\s+([A-Za-z_][A-Za-z0-9_]*)\s+(.+)$`)
+
+// AddedColumn tells whether stmt (a statement of Statements) is an ALTER
+// that adds one column, ALTER TABLE t ADD COLUMN c Type [AFTER x], and
+// returns the table and the column. ClickHouse 18.16 has no ADD COLUMN IF
+// NOT EXISTS, so such a statement fails when run twice: the migration
+// runner makes it safe to run again by skipping it when the table already
+// has the column. A statement with IF NOT EXISTS or with several commands
+// is not one (ok is false): the runner could not tell whether it applied.
+func AddedColumn(stmt string) (table, column string, ok bool) {
+	m := addColumn.FindStringSubmatch(stmt)
+	if m == nil || strings.EqualFold(m[2], "IF") {
+		return "", "", false
+	}
+	// One command: no comma outside the type's parentheses.
+	depth := 0
+	for _, c := range m[3] {
+		switch c {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				return "", "", false
+			}
+		}
+	}
+	return m[1], m[2], true
 }
 
 // SplitStatements splits sql into statements on ';'. A ';' inside a quoted

@@ -154,8 +154,9 @@ var wires = sync.Pool{New: func() any { return new(wire) }}
 // Checks run cheapest first and the first failing one decides the reason:
 // size, UTF-8, nesting depth, JSON syntax, top-level object, field types,
 // string lengths, then the Segment semantics (type, time, identity, per-type
-// required fields). Unknown keys are ignored. No string in ev aliases data,
-// so the caller may reuse the record's buffer.
+// required fields). Unknown keys are ignored. No string in ev aliases data;
+// only ev.Raw does, so the caller may reuse the record's buffer once done
+// with the event.
 //
 // Time is timestamp; without it, originalTimestamp, shifted by
 // receivedAt - sentAt when both are present (Segment's clock-skew
@@ -188,7 +189,11 @@ func Decode(data []byte, ev *Event, lim Limits) error {
 			return err
 		}
 	}
-	return w.fill(ev)
+	if err := w.fill(ev); err != nil {
+		return err
+	}
+	ev.Raw = data
+	return nil
 }
 
 // invalidUTF8At returns the offset of the first byte that is not UTF-8.

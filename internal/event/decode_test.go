@@ -133,7 +133,10 @@ func TestDecodeEveryField(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			require.Equal(t, tt.want, decodeOK(t, tt.in))
+			got := decodeOK(t, tt.in)
+			require.Equal(t, tt.in, string(got.Raw), "Raw is the record")
+			got.Raw = nil
+			require.Equal(t, tt.want, got)
 		})
 	}
 }
@@ -463,8 +466,9 @@ func TestDecodeDoesNotAlias(t *testing.T) {
 func TestDecodeResets(t *testing.T) {
 	var ev Event
 	require.NoError(t, Decode([]byte(`{"type":"group","groupId":"g","userId":"u",`+ts+`,"traits":{"employees":5,"technologies":["a"]}}`), &ev, DefaultLimits()))
-	require.NoError(t, Decode([]byte(`{"type":"page","anonymousId":"a",`+ts+`}`), &ev, DefaultLimits()))
-	require.Equal(t, Event{Type: TypePage, AnonymousID: "a", Time: t0}, ev, "nothing left over from the previous record")
+	page := []byte(`{"type":"page","anonymousId":"a",` + ts + `}`)
+	require.NoError(t, Decode(page, &ev, DefaultLimits()))
+	require.Equal(t, Event{Type: TypePage, AnonymousID: "a", Time: t0, Raw: page}, ev, "nothing left over from the previous record")
 	require.Error(t, Decode([]byte(`{"type":"page"}`), &ev, DefaultLimits()))
 	require.Equal(t, Event{}, ev)
 }

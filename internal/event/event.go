@@ -36,7 +36,8 @@ func (t Type) String() string {
 }
 
 // Event is one decoded Segment call. The decoder fills it in place, so a worker
-// reuses one Event per record; nothing in it aliases the record's bytes.
+// reuses one Event per record; nothing in it aliases the record's bytes
+// except Raw.
 type Event struct {
 	Type        Type
 	MessageID   string
@@ -52,6 +53,12 @@ type Event struct {
 	Context    Context
 	Properties Properties
 	Traits     Traits
+
+	// Raw is the record the event was decoded from. It aliases the
+	// caller's buffer and is valid only while the record is processed; it
+	// serves [Event.Property], for rules on properties leadscore does not
+	// decode. Nil for an event rebuilt from a summary.
+	Raw []byte
 }
 
 // Context holds the used fields of Segment's context object.

@@ -2,11 +2,14 @@ package rows
 
 import "time"
 
-// Reason is one rule's current contribution to a score.
+// Reason is one rule's current contribution to a score: for an engagement
+// rule its decayed points and the number of events it counted (pricing
+// page +17.4 from 3 events); for a fit attribute its points (Count 0).
 type Reason struct {
 	Rule     string  `json:"rule"`
 	Category string  `json:"category"`
 	Points   float64 `json:"points"`
+	Count    uint32  `json:"count"`
 }
 
 // Source names the input record a row was derived from. Together with the
@@ -37,7 +40,23 @@ type ScoreChange struct {
 	RulesVersion  string    `json:"rules_version"`
 	AsOf          time.Time `json:"as_of"`
 	Source        Source    `json:"source"`
+	// Intent is the intent component, 0..100 (0 without an intent section).
+	Intent float64 `json:"intent"`
+	// Persona is a contact's persona (the matching fit.persona title
+	// pattern); empty on account rows and for titles matching none.
+	Persona string `json:"persona"`
+	// Cause says what produced the change: "event" (an event applied),
+	// "decay" (event time passed a label or stage line, no event for this
+	// account) or "rules" (a new rules file re-scored the account).
+	Cause string `json:"cause"`
 }
+
+// The causes of a score change.
+const (
+	CauseEvent = "event"
+	CauseDecay = "decay"
+	CauseRules = "rules"
+)
 
 // AccountScore is the latest score of an account (or contact): a row of
 // account_scores. Version grows by one with every event applied to the
@@ -57,6 +76,54 @@ type AccountScore struct {
 	RulesVersion string
 	AsOf         time.Time
 	Version      uint64
+	Intent       float64
+	Persona      string
+	// BestTimes are the best hours of the week to reach the contact (or the
+	// account's contacts), best first, as "Tue 10:00" in the contact's
+	// time zone when known, else UTC.
+	BestTimes []string
+}
+
+// Handoff is a lead or account entering the mql stage: a record of the
+// handoffs topic and a row of the handoffs table. It is emitted once per
+// entry; a re-entry after falling back to lead emits again.
+type Handoff struct {
+	AccountID  string    `json:"account_id"`
+	ContactID  string    `json:"contact_id"`
+	Score      float64   `json:"score"`
+	Fit        float64   `json:"fit"`
+	Engagement float64   `json:"engagement"`
+	Intent     float64   `json:"intent"`
+	Label      string    `json:"label"`
+	Stage      string    `json:"stage"`
+	Persona    string    `json:"persona"`
+	Title      string    `json:"title"`
+	// Recommendation is the advice configured for the label
+	// (handoff.recommendations), e.g. "call within 24 hours".
+	Recommendation string    `json:"recommendation"`
+	BestTimes      []string  `json:"best_times"`
+	Reasons        []Reason  `json:"reasons"`
+	RulesVersion   string    `json:"rules_version"`
+	At             time.Time `json:"at"`
+	Source         Source    `json:"source"`
+}
+
+// ScoreEvent is one event applied to an account (and its contact), with
+// what each engagement rule it matched earned, undecayed: a row of
+// score_events, the history leadscore explain lists newest first.
+type ScoreEvent struct {
+	AccountID string
+	ContactID string
+	At        time.Time
+	Type      string // page, track, identify, group, alias
+	Event     string // track event name
+	Path      string // page path
+	// Rules and Points are parallel: each matched rule's name and the
+	// points the event earned for it after the rule's cap (0 when the cap
+	// was full).
+	Rules  []string
+	Points []float64
+	Source Source
 }
 
 // FunnelTransition is a change of stage: a row of funnel_transitions.
@@ -79,14 +146,20 @@ type Batch struct {
 	Changes     []ScoreChange
 	Scores      []AccountScore
 	Transitions []FunnelTransition
+	Handoffs    []Handoff
+	Events      []ScoreEvent
 }
 
 // Len is the number of rows in b.
-func (b *Batch) Len() int { return len(b.Changes) + len(b.Scores) + len(b.Transitions) }
+func (b *Batch) Len() int {
+	return len(b.Changes) + len(b.Scores) + len(b.Transitions) + len(b.Handoffs) + len(b.Events)
+}
 
 // Reset empties b, keeping its capacity.
 func (b *Batch) Reset() {
 	b.Changes = b.Changes[:0]
 	b.Scores = b.Scores[:0]
 	b.Transitions = b.Transitions[:0]
+	b.Handoffs = b.Handoffs[:0]
+	b.Events = b.Events[:0]
 }

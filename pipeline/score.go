@@ -1,0 +1,348 @@
+package pipeline
+
+import (
+	"strings"
+	"time"
+
+	"github.com/leadscore/leadscore/features"
+	"github.com/leadscore/leadscore/internal/event"
+	"github.com/leadscore/leadscore/internal/rows"
+	"github.com/leadscore/leadscore/scorer"
+)
+
+// Scoring. A scoring worker applies each forwarded event to its account
+// and, when the event belongs to a known person, to that contact within the
+// account; then it evaluates both and emits what changed: score changes,
+// funnel transitions, hand-offs on entering mql, and the event's rule hits
+// for the explanation history. Besides events, two things re-score an
+// account: time (decay crossing a label or stage line, see decay.go) and a
+// new rules file (see rules.go).
+
+// emitted is what was last emitted for an account or a contact, for
+// previous_* and min_delta, and its decay timer.
+type emitted struct {
+	Emitted   bool         `json:"emitted"`
+	LastScore float64      `json:"last_score"`
+	LastLabel string       `json:"last_label"`
+	LastStage scorer.Stage `json:"last_stage"`
+	// EnteredFunnel: the first funnel transition ("" -> first stage) is written.
+	EnteredFunnel bool `json:"entered_funnel"`
+	// Due is when decay alone next changes the label or stage (zero: never).
+	Due time.Time `json:"due"`
+}
+
+// contact is a known person's state within its account.
+type contact struct {
+	Score scorer.State `json:"score"`
+	// Version counts the changes applied to the contact, the version of
+	// its account_scores rows.
+	Version  uint64         `json:"version"`
+	Timezone string         `json:"tz,omitempty"`
+	Hours    features.Hours `json:"hours"`
+	emitted
+
+	dirty bool // changed since the last account_scores row was written
+}
+
+// touch marks the contact changed: a new version for its next row.
+func (c *contact) touch() {
+	c.Version++
+	c.dirty = true
+}
+
+// maxAnonPerContact bounds the anonymous ids remembered per contact.
+const maxAnonPerContact = 4
+
+// contactOf returns the contact id an event belongs to, learning from it
+// which anonymous ids belong to which known person: the userId, else the
+// contact an earlier identify or alias tied the anonymousId to, else (an
+// identify with an e-mail and no userId) the lower-cased e-mail. "" for
+// events of no known person (account-level CRM and intent events, visitors
+// never identified).
+func (w *worker) contactOf(a *account, ev *event.Event) string {
+	id := ev.UserID
+	if id == "" && ev.Type == event.TypeIdentify && ev.Traits.Email != "" {
+		id = strings.ToLower(strings.TrimSpace(ev.Traits.Email))
+	}
+	if id == "" {
+		if ev.AnonymousID != "" {
+			return a.Anon[ev.AnonymousID]
+		}
+		return ""
+	}
+	link := func(anon string) {
+		if anon == "" || a.Anon[anon] == id {
+			return
+		}
+		if a.Anon == nil {
+			a.Anon = map[string]string{}
+		}
+		if len(a.Anon) < w.maxContacts*maxAnonPerContact {
+			a.Anon[anon] = id
+		}
+	}
+	link(ev.AnonymousID)
+	if ev.Type == event.TypeAlias {
+		link(ev.PreviousID)
+	}
+	return id
+}
+
+// contact returns the account's contact id, created when new; nil when the
+// account already tracks engine.max_contacts_per_account contacts (the
+// events still count for the account).
+func (w *worker) contact(a *account, id string) *contact {
+	if id == "" {
+		return nil
+	}
+	if c := a.Contacts[id]; c != nil {
+		return c
+	}
+	if len(a.Contacts) >= w.maxContacts {
+		w.metrics.contactsDropped.Inc()
+		return nil
+	}
+	if a.Contacts == nil {
+		a.Contacts = map[string]*contact{}
+	}
+	c := &contact{}
+	a.Contacts[id] = c
+	return c
+}
+
+// scoreEvent applies a forwarded event to its account and contact: the
+// anonymous events its link released first, then the event itself, then
+// one evaluation of each.
+func (w *worker) scoreEvent(id string, pending []features.Pending, ev *event.Event, src rows.Source) error {
+	a, err := w.account(id)
+	if err != nil {
+		return err
+	}
+	first := ev.Time
+	for i := range pending {
+		first = minTime(first, pending[i].Time)
+	}
+	// Decay crossings before this event are emitted as of their own time,
+	// whether or not the partition's event time reached them: what an
+	// account emits does not depend on other accounts' events.
+	w.fireDue(id, a, first)
+
+	cid := w.contactOf(a, ev)
+	c := w.contact(a, cid)
+	stageBefore := a.Score.Stage
+	var cStageBefore scorer.Stage
+	if c != nil {
+		cStageBefore = c.Score.Stage
+		if ev.Type == event.TypeIdentify && ev.Traits.Title != "" {
+			c.Score.Title = ev.Traits.Title
+		}
+		if tz := ev.Context.Timezone; tz != "" && features.Location(tz) != nil {
+			c.Timezone = tz
+		}
+	}
+	for i := range pending {
+		var pev event.Event
+		pending[i].Restore(&pev)
+		w.apply(id, cid, a, c, &pev, src)
+	}
+	w.apply(id, cid, a, c, ev, src)
+	if ev.Type == event.TypeGroup {
+		mergeFirmographics(&a.Score.Firm, &ev.Traits)
+	}
+	if ev.UserID != "" || (ev.Type == event.TypeIdentify && ev.Traits.Email != "") {
+		a.Score.Known = true
+	}
+	a.Version++
+	a.dirty = true
+
+	w.rules.Evaluate(&a.Score, &w.res)
+	w.emit(id, "", a, &a.Score, &a.emitted, stageBefore, &w.res, src, rows.CauseEvent)
+	if c != nil {
+		c.touch()
+		w.rules.EvaluateContact(&c.Score, &a.Score, &w.res)
+		w.emit(id, cid, a, &c.Score, &c.emitted, cStageBefore, &w.res, src, rows.CauseEvent)
+	}
+	if ev.Type == event.TypeGroup {
+		// New firmographics move every contact's fit.
+		for ocid, oc := range a.Contacts {
+			if oc == c {
+				continue
+			}
+			before := oc.Score.Stage
+			w.rules.EvaluateContact(&oc.Score, &a.Score, &w.res)
+			w.emit(id, ocid, a, &oc.Score, &oc.emitted, before, &w.res, src, rows.CauseEvent)
+			oc.touch()
+		}
+	}
+	w.schedule(id, a)
+	w.metrics.records.WithLabelValues(resultScored).Inc()
+	return nil
+}
+
+// apply observes one event on the account and its contact, and records the
+// rules it hit, the buying group and the hour of a touch.
+func (w *worker) apply(id, cid string, a *account, c *contact, ev *event.Event, src rows.Source) {
+	hits, _ := w.rules.ObserveHits(&a.Score, ev, w.hits[:0])
+	w.hits = hits
+	if c != nil {
+		w.rules.Observe(&c.Score, ev)
+		for _, h := range hits {
+			if h.Points >= 0 {
+				w.rules.NoteContact(&a.Score, cid, c.Score.Title, ev.Time)
+				break
+			}
+		}
+	}
+	if a.FirstTouch == (event.Campaign{}) {
+		cp := ev.Context.Campaign
+		if cp.Source != "" || cp.Medium != "" || cp.Name != "" {
+			a.FirstTouch = cp
+		}
+	}
+	if features.IsTouch(ev) {
+		tz := ev.Context.Timezone
+		if c != nil && c.Timezone != "" {
+			tz = c.Timezone
+		}
+		loc := features.Location(tz)
+		a.Hours.Add(ev.Time, loc)
+		if c != nil {
+			c.Hours.Add(ev.Time, loc)
+		}
+	}
+	if w.scoreEvents && len(hits) > 0 {
+		se := rows.ScoreEvent{
+			AccountID: id, ContactID: cid, At: ev.Time, Type: ev.Type.String(), Event: ev.Event,
+			Rules: make([]string, len(hits)), Points: make([]float64, len(hits)), Source: src,
+		}
+		if ev.Type == event.TypePage {
+			se.Path = ev.PagePath()
+		}
+		for i, h := range hits {
+			se.Rules[i], se.Points[i] = w.rules.RuleName(h.Rule), h.Points
+		}
+		w.batch.Events = append(w.batch.Events, se)
+	}
+}
+
+// emit appends the rows an evaluation produces for an account (cid "") or
+// a contact: a funnel transition when the stage changed (or on the first
+// evaluation), a hand-off on entering mql, and a score change when
+// ShouldEmit says so. It updates the emitted state.
+func (w *worker) emit(id, cid string, a *account, st *scorer.State, e *emitted, stageBefore scorer.Stage, res *scorer.Result, src rows.Source, cause string) {
+	if !e.EnteredFunnel || res.Stage != stageBefore {
+		from := stageBefore.String()
+		if !e.EnteredFunnel {
+			from = ""
+			e.EnteredFunnel = true
+		}
+		w.batch.Transitions = append(w.batch.Transitions, rows.FunnelTransition{
+			AccountID: id, ContactID: cid, FromStage: from, ToStage: res.Stage.String(), At: st.AsOf,
+			Source: a.FirstTouch.Source, Medium: a.FirstTouch.Medium, Campaign: a.FirstTouch.Name,
+			RecordSource: src,
+		})
+	}
+	persona := ""
+	if cid != "" {
+		persona = w.rules.Persona(st.Title)
+	}
+	if res.Stage == scorer.StageMQL && stageBefore != scorer.StageMQL {
+		hours := &a.Hours
+		if c := a.Contacts[cid]; cid != "" && c != nil {
+			hours = &c.Hours
+		}
+		w.batch.Handoffs = append(w.batch.Handoffs, rows.Handoff{
+			AccountID: id, ContactID: cid, Score: res.Score, Fit: res.Fit, Engagement: res.Engagement,
+			Intent: res.Intent, Label: res.Label, Stage: res.Stage.String(), Persona: persona, Title: st.Title,
+			Recommendation: w.rules.Recommendation(res.Label), BestTimes: hours.Best(bestTimes, []string{}),
+			Reasons: append([]rows.Reason{}, res.Reasons...), RulesVersion: w.rules.Version, At: st.AsOf, Source: src,
+		})
+		w.metrics.handoffs.Inc()
+	}
+	prev := scorer.Result{Score: e.LastScore, Label: e.LastLabel, Stage: e.LastStage}
+	if !w.rules.ShouldEmit(&prev, e.Emitted, res) {
+		return
+	}
+	prevStage := ""
+	if e.Emitted {
+		prevStage = e.LastStage.String()
+	}
+	w.batch.Changes = append(w.batch.Changes, rows.ScoreChange{
+		AccountID: id, ContactID: cid, Score: res.Score, Fit: res.Fit, Engagement: res.Engagement,
+		Grade: res.Grade, Level: res.Level, Label: res.Label, Stage: res.Stage.String(),
+		PreviousLabel: e.LastLabel, PreviousStage: prevStage, PreviousScore: e.LastScore,
+		Reasons:      append([]rows.Reason(nil), res.Reasons...),
+		RulesVersion: w.rules.Version, AsOf: st.AsOf, Source: src,
+		Intent: res.Intent, Persona: persona, Cause: cause,
+	})
+	e.Emitted, e.LastScore, e.LastLabel, e.LastStage = true, res.Score, res.Label, res.Stage
+	w.metrics.changes.Inc()
+}
+
+// bestTimes is how many best contact hours rows carry.
+const bestTimes = 3
+
+// scoreRows appends an account_scores row for every account and contact
+// changed since the last call, marks them clean and returns the changed
+// accounts' ids.
+func (w *worker) scoreRows(b *rows.Batch) []string {
+	var changed []string
+	for id, a := range w.accounts {
+		if !a.dirty {
+			continue
+		}
+		w.rules.Evaluate(&a.Score, &w.res)
+		b.Scores = append(b.Scores, w.scoreRow(id, "", a.Version, a, &a.Score, &a.Hours))
+		for cid, c := range a.Contacts {
+			if !c.dirty {
+				continue
+			}
+			w.rules.EvaluateContact(&c.Score, &a.Score, &w.res)
+			b.Scores = append(b.Scores, w.scoreRow(id, cid, c.Version, a, &c.Score, &c.Hours))
+			c.dirty = false
+		}
+		a.dirty = false
+		changed = append(changed, id)
+	}
+	return changed
+}
+
+func (w *worker) scoreRow(id, cid string, version uint64, a *account, st *scorer.State, hours *features.Hours) rows.AccountScore {
+	res := &w.res
+	persona := ""
+	if cid != "" {
+		persona = w.rules.Persona(st.Title)
+	}
+	return rows.AccountScore{
+		AccountID: id, ContactID: cid, Score: res.Score, Fit: res.Fit, Engagement: res.Engagement,
+		Grade: res.Grade, Level: res.Level, Label: res.Label, Stage: res.Stage.String(),
+		Reasons:      append([]rows.Reason(nil), res.Reasons...),
+		RulesVersion: w.rules.Version, AsOf: st.AsOf, Version: version,
+		Intent: res.Intent, Persona: persona, BestTimes: hours.Best(bestTimes, []string{}),
+	}
+}
+
+// mergeFirmographics upserts a group call's traits into the account's
+// firmographics: traits present in the call replace, absent ones stay, as
+// Segment merges traits.
+func mergeFirmographics(f *scorer.Firmographics, t *event.Traits) {
+	if t.Industry != "" {
+		f.Industry = t.Industry
+	}
+	if t.HasEmployees {
+		f.Employees, f.HasEmployees = t.Employees, true
+	}
+	if t.Country != "" {
+		f.Country = t.Country
+	}
+	if t.Technologies != nil {
+		f.Technologies = append(f.Technologies[:0:0], t.Technologies...)
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
