@@ -408,11 +408,11 @@ func TestMigrate(t *testing.T) {
 }
 
 func TestNextChange(t *testing.T) {
-	r := exampleRules(t) // levels 80/50/20, half-life 14d, mql 70/60
+	r := exampleRules(t)                                                                                                  // levels 80/50/20, half-life 14d, mql 70/60
 	s := State{Known: true, Firm: Firmographics{Industry: "software", Employees: 300, HasEmployees: true, Country: "us"}} // fit 80
-	r.Observe(&s, track(t0, "Event Attended")) // 30
-	r.Observe(&s, track(t0, "Email Replied"))  // 25
-	r.Observe(&s, track(t0, "Chat Started"))   // 15, engagement 70
+	r.Observe(&s, track(t0, "Event Attended"))                                                                            // 30
+	r.Observe(&s, track(t0, "Email Replied"))                                                                             // 25
+	r.Observe(&s, track(t0, "Chat Started"))                                                                              // 15, engagement 70
 	res := evaluate(r, &s)
 	require.Equal(t, uint8(2), res.Level)
 	require.Equal(t, StageMQL, res.Stage) // 0.4*80 + 0.6*70 = 74

@@ -47,7 +47,7 @@ type TopicIntent struct {
 
 // IntentDay sums the intent scores one topic got on one UTC dayNum.
 type IntentDay struct {
-	Day dayNum     `json:"d"`
+	Day dayNum  `json:"d"`
 	N   uint32  `json:"n"`
 	Sum float64 `json:"s"`
 }

@@ -88,16 +88,16 @@ type AccountScore struct {
 // handoffs topic and a row of the handoffs table. It is emitted once per
 // entry; a re-entry after falling back to lead emits again.
 type Handoff struct {
-	AccountID  string    `json:"account_id"`
-	ContactID  string    `json:"contact_id"`
-	Score      float64   `json:"score"`
-	Fit        float64   `json:"fit"`
-	Engagement float64   `json:"engagement"`
-	Intent     float64   `json:"intent"`
-	Label      string    `json:"label"`
-	Stage      string    `json:"stage"`
-	Persona    string    `json:"persona"`
-	Title      string    `json:"title"`
+	AccountID  string  `json:"account_id"`
+	ContactID  string  `json:"contact_id"`
+	Score      float64 `json:"score"`
+	Fit        float64 `json:"fit"`
+	Engagement float64 `json:"engagement"`
+	Intent     float64 `json:"intent"`
+	Label      string  `json:"label"`
+	Stage      string  `json:"stage"`
+	Persona    string  `json:"persona"`
+	Title      string  `json:"title"`
 	// Recommendation is the advice configured for the label
 	// (handoff.recommendations), e.g. "call within 24 hours".
 	Recommendation string    `json:"recommendation"`
