@@ -253,7 +253,7 @@ func (h *harness) checkClickHouse(ex *expected) {
 	// account_scores FINAL: one row per account and per contact, equal to
 	// the oracle.
 	rows, err := h.conn.Query(ctx, `SELECT account_id, contact_id, score, fit, engagement, grade, level, label, stage, as_of, version,
-		reasons_rule, reasons_points FROM account_scores FINAL`)
+		reasons_rule, reasons_points, best_times FROM account_scores FINAL`)
 	require.NoError(t, err)
 	got := map[string]bool{}
 	contacts := 0
@@ -264,10 +264,10 @@ func (h *harness) checkClickHouse(ex *expected) {
 			level                        uint8
 			asOf                         time.Time
 			version                      uint64
-			rr                           []string
+			rr, best                     []string
 			rp                           []float64
 		)
-		require.NoError(t, rows.Scan(&id, &cid, &score, &fit, &eng, &grade, &level, &label, &stage, &asOf, &version, &rr, &rp))
+		require.NoError(t, rows.Scan(&id, &cid, &score, &fit, &eng, &grade, &level, &label, &stage, &asOf, &version, &rr, &rp, &best))
 		k := id
 		want, ok := ex.final[id]
 		a := ex.accounts[id]
@@ -286,6 +286,7 @@ func (h *harness) checkClickHouse(ex *expected) {
 		require.Equal(t, want.level, level, k)
 		require.Equal(t, want.stage, stage, k)
 		require.Equal(t, a.asOf.Unix(), asOf.Unix(), k)
+		require.Equal(t, a.bestTimes(), best, "%s best times", k)
 		if cid == "" {
 			// A contact's row carries the account's version at the commit
 			// that wrote it, which depends on how records were batched.

@@ -527,7 +527,16 @@ func (e *Engine) begin(ctx context.Context) (bool, error) {
 // processFetches hands each partition's records to its worker, in parallel.
 // Called with mu held.
 func (e *Engine) processFetches(ctx context.Context, fetches kgo.Fetches) error {
-	if fetches.NumRecords() == 0 {
+	// Scoring workers still on older rules switch now even without
+	// records, so a new rules file re-scores an idle engine's accounts.
+	cur := e.Rules()
+	var stale []*worker
+	for _, w := range e.workers {
+		if w.rekeyed && w.rules != cur {
+			stale = append(stale, w)
+		}
+	}
+	if fetches.NumRecords() == 0 && len(stale) == 0 {
 		return nil
 	}
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
@@ -575,6 +584,13 @@ func (e *Engine) processFetches(ctx context.Context, fetches kgo.Fetches) error 
 		})
 	})
 	wg.Wait()
+	for _, w := range stale {
+		if w.rules != cur { // had no records in this poll
+			if err := w.process(wctx, nil, out); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 

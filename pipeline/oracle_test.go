@@ -127,6 +127,31 @@ type oAccount struct {
 	lastScore float64
 	lastLabel string
 	lastStage string
+	// touches counts e-mail opens, clicks, replies and chats per hour of
+	// the week (Monday 00:00 is 0), in UTC: the best times to reach.
+	touches map[int]int
+}
+
+// bestTimes is the oracle's best contact hours: the three hours of the week
+// with the most touches, the earlier first on a tie.
+func (a *oAccount) bestTimes() []string {
+	type slot struct{ h, n int }
+	var all []slot
+	for h, n := range a.touches {
+		all = append(all, slot{h, n})
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].n != all[j].n {
+			return all[i].n > all[j].n
+		}
+		return all[i].h < all[j].h
+	})
+	days := []string{"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}
+	out := []string{}
+	for i := 0; i < len(all) && i < 3; i++ {
+		out = append(out, fmt.Sprintf("%s %02d:00", days[all[i].h/24], all[i].h%24))
+	}
+	return out
 }
 
 // oEvent is what the oracle reads of an event.
@@ -140,6 +165,15 @@ type oEvent struct {
 func (a *oAccount) observe(e oEvent) {
 	if e.at.After(a.asOf) {
 		a.asOf = e.at
+	}
+	switch e.event {
+	case "Email Opened", "Email Link Clicked", "Email Replied", "Chat Started":
+		if e.typ == "track" {
+			if a.touches == nil {
+				a.touches = map[int]int{}
+			}
+			a.touches[(int(e.at.Weekday())+6)%7*24+e.at.Hour()]++
+		}
 	}
 	switch e.event {
 	case "Opportunity Created":

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/leadscore/leadscore/internal/rows"
 	"github.com/leadscore/leadscore/scorer"
 )
@@ -86,7 +84,7 @@ func (e *Engine) reloadRules(data []byte) error {
 // -1, as_of unix seconds}; every account gets an account_scores row with the
 // new rules_version. Accounts in the state store are migrated when next
 // loaded.
-func (w *worker) swapRules(r *scorer.Rules, _ []*kgo.Record) {
+func (w *worker) swapRules(r *scorer.Rules) {
 	w.rules = r
 	src := rows.Source{Topic: "leadscore:rules:" + r.Version, Partition: -1}
 	for id, a := range w.accounts {

@@ -140,7 +140,7 @@ func (w *worker) process(ctx context.Context, recs []*kgo.Record, out rowWriter)
 	w.now = nowNano()
 	if w.rekeyed {
 		if r := w.latestRules(); r != w.rules {
-			w.swapRules(r, recs)
+			w.swapRules(r)
 		}
 	}
 	for _, r := range recs {
