@@ -192,6 +192,7 @@ func (e *Engine) restore(ctx context.Context, w *worker) (records int, err error
 		}
 	}
 	w.rebuildTimers()
+	w.rescoreRestored = w.rekeyed
 	return records, nil
 }
 

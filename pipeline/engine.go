@@ -527,12 +527,12 @@ func (e *Engine) begin(ctx context.Context) (bool, error) {
 // processFetches hands each partition's records to its worker, in parallel.
 // Called with mu held.
 func (e *Engine) processFetches(ctx context.Context, fetches kgo.Fetches) error {
-	// Scoring workers still on older rules switch now even without
-	// records, so a new rules file re-scores an idle engine's accounts.
-	cur := e.Rules()
+	// Scoring workers with re-scoring to do (new rules, a sweep of evicted
+	// accounts) do it even without records, so a new rules file re-scores
+	// an idle engine's accounts.
 	var stale []*worker
 	for _, w := range e.workers {
-		if w.rekeyed && w.rules != cur {
+		if w.rescoreDue() {
 			stale = append(stale, w)
 		}
 	}
@@ -566,6 +566,7 @@ func (e *Engine) processFetches(ctx context.Context, fetches kgo.Fetches) error 
 	// Rows are written with a context a shutdown does not cancel: a batch is
 	// written whole or the loop fails, never half.
 	wctx := context.WithoutCancel(ctx)
+	busy := map[*worker]struct{}{}
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if len(p.Records) == 0 {
 			return
@@ -575,6 +576,7 @@ func (e *Engine) processFetches(ctx context.Context, fetches kgo.Fetches) error 
 			return // not ours any more
 		}
 		e.cycleRecords += len(p.Records)
+		busy[w] = struct{}{}
 		wg.Go(func() {
 			if err := w.process(wctx, p.Records, out); err != nil {
 				errMu.Lock()
@@ -585,7 +587,7 @@ func (e *Engine) processFetches(ctx context.Context, fetches kgo.Fetches) error 
 	})
 	wg.Wait()
 	for _, w := range stale {
-		if w.rules != cur { // had no records in this poll
+		if _, ran := busy[w]; !ran {
 			if err := w.process(wctx, nil, out); err != nil {
 				errs = append(errs, err)
 			}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -82,24 +83,80 @@ func (e *Engine) reloadRules(data []byte) error {
 // engagement carried over as scorer.Rules.Migrate says) and emits what
 // changed with cause "rules" and the synthetic source {leadscore:rules:<version>,
 // -1, as_of unix seconds}; every account gets an account_scores row with the
-// new rules_version. Accounts in the state store are migrated when next
-// loaded.
+// new rules_version. Accounts in the state store follow in sweeps of
+// rescoreBatch per batch (sweepRules), so memory stays bounded: each is
+// reloaded, re-scored, and leaves memory again at the next eviction.
 func (w *worker) swapRules(r *scorer.Rules) {
 	w.rules = r
-	src := rows.Source{Topic: "leadscore:rules:" + r.Version, Partition: -1}
 	for id, a := range w.accounts {
-		src.Offset = a.Score.AsOf.Unix()
-		stage := a.Score.Stage
-		w.rules.Evaluate(&a.Score, &w.res)
-		w.emit(id, "", a, &a.Score, &a.emitted, stage, &w.res, src, rows.CauseRules)
-		for cid, c := range a.Contacts {
-			stage := c.Score.Stage
-			w.rules.EvaluateContact(&c.Score, &a.Score, &w.res)
-			w.emit(id, cid, a, &c.Score, &c.emitted, stage, &w.res, src, rows.CauseRules)
-			c.touch()
-		}
-		a.Version++
-		a.dirty = true
-		w.schedule(id, a)
+		w.rescore(id, a)
 	}
+	if w.spill != nil {
+		w.sweepFrom = []byte{}
+	}
+}
+
+// rescoreDue reports whether a scoring worker has re-scoring to do: new
+// rules, a sweep of evicted accounts, or accounts restored under older
+// rules.
+func (w *worker) rescoreDue() bool {
+	return w.rekeyed && (w.rules != w.latestRules() || w.sweepFrom != nil || w.rescoreRestored)
+}
+
+// rescoreBatch bounds the accounts a sweep reloads from the state store per
+// batch.
+const rescoreBatch = 2000
+
+// rescore evaluates an account and its contacts under the worker's rules and
+// emits what changed, unless it was already scored under them.
+func (w *worker) rescore(id string, a *account) {
+	if a.RulesVersion == w.rules.Version {
+		return
+	}
+	a.RulesVersion = w.rules.Version
+	src := rows.Source{Topic: "leadscore:rules:" + w.rules.Version, Partition: -1, Offset: a.Score.AsOf.Unix()}
+	stage := a.Score.Stage
+	w.rules.Evaluate(&a.Score, &w.res)
+	w.emit(id, "", a, &a.Score, &a.emitted, stage, &w.res, src, rows.CauseRules)
+	for cid, c := range a.Contacts {
+		stage := c.Score.Stage
+		w.rules.EvaluateContact(&c.Score, &a.Score, &w.res)
+		w.emit(id, cid, a, &c.Score, &c.emitted, stage, &w.res, src, rows.CauseRules)
+		c.touch()
+	}
+	a.Version++
+	a.dirty = true
+	w.schedule(id, a)
+}
+
+// sweepRules re-scores up to rescoreBatch accounts of the state store under
+// new rules, resuming where the last sweep stopped.
+func (w *worker) sweepRules() error {
+	if w.sweepFrom == nil {
+		return nil
+	}
+	var ids []string
+	var next []byte
+	err := w.spill.ScanFrom(w.sweepFrom, func(k, _ []byte) error {
+		if len(ids) == rescoreBatch {
+			next = append([]byte(nil), k...)
+			return errStopScan
+		}
+		if w.accounts[string(k)] == nil {
+			ids = append(ids, string(k))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStopScan) {
+		return fmt.Errorf("sweep accounts of %s for new rules: %w", w.key(), err)
+	}
+	for _, id := range ids {
+		a, err := w.account(id)
+		if err != nil {
+			return err
+		}
+		w.rescore(id, a)
+	}
+	w.sweepFrom = next // nil: done
+	return nil
 }

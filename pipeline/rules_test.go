@@ -59,6 +59,9 @@ func TestRulesReloadUnderLoad(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte(v1), 0o644))
 	h.cfg.Rules = path
 	h.cfg.Engine.RulesPollInterval = Duration(20 * time.Millisecond)
+	// Room for two accounts per scoring worker: most accounts wait in the
+	// state store when the rules change and are re-scored by the sweep.
+	h.cfg.Engine.MaxResidentAccounts = 2 * scenarioPartitions
 
 	s := newScenario(21, 24)
 	stop := h.runEngine()

@@ -154,6 +154,7 @@ func (w *worker) scoreEvent(id string, pending []features.Pending, ev *event.Eve
 	}
 	a.Version++
 	a.dirty = true
+	a.RulesVersion = w.rules.Version
 
 	w.rules.Evaluate(&a.Score, &w.res)
 	w.emit(id, "", a, &a.Score, &a.emitted, stageBefore, &w.res, src, rows.CauseEvent)

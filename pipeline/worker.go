@@ -39,6 +39,10 @@ type account struct {
 
 	dirty bool  // changed since the last account_scores row was written
 	used  int64 // when last seen (unix nanoseconds), for eviction
+	// RulesVersion is the rules version the account was last scored under,
+	// so a sweep after a rules change re-scores each account once.
+	RulesVersion string `json:"rules_version"`
+
 	// queued is the due time of the account's entry in the worker's timer
 	// heap (zero: none).
 	queued time.Time
@@ -75,6 +79,12 @@ type worker struct {
 	maxContacts int
 	scoreEvents bool
 	latestRules func() *scorer.Rules
+	// sweepFrom is where the re-scoring of evicted accounts under new rules
+	// resumes; nil: no sweep pending.
+	sweepFrom []byte
+	// rescoreRestored: accounts were just restored, perhaps under older
+	// rules (a restart with a new rules file); re-score them.
+	rescoreRestored bool
 
 	// Decay timers (decay.go): the heap of resident accounts' timers, the
 	// evicted accounts' timers in the store and the earliest of those, and
@@ -141,6 +151,18 @@ func (w *worker) process(ctx context.Context, recs []*kgo.Record, out rowWriter)
 	if w.rekeyed {
 		if r := w.latestRules(); r != w.rules {
 			w.swapRules(r)
+		}
+		if w.rescoreRestored {
+			w.rescoreRestored = false
+			for id, a := range w.accounts {
+				w.rescore(id, a)
+			}
+			if w.spill != nil {
+				w.sweepFrom = []byte{}
+			}
+		}
+		if err := w.sweepRules(); err != nil {
+			return err
 		}
 	}
 	for _, r := range recs {

@@ -114,6 +114,11 @@ func (n *Namespace) Clear() error {
 // when Scan began: writes made meanwhile, by fn or others, are not visited.
 // An error from fn is returned as it is.
 func (n *Namespace) Scan(fn func(key, val []byte) error) (err error) {
+	return n.ScanFrom(nil, fn)
+}
+
+// ScanFrom is Scan starting at the first key at or after from.
+func (n *Namespace) ScanFrom(from []byte, fn func(key, val []byte) error) (err error) {
 	if n.s.closed.Load() {
 		return fmt.Errorf("statestore: scan %s: %w", n.name, errClosed)
 	}
@@ -126,7 +131,7 @@ func (n *Namespace) Scan(fn func(key, val []byte) error) (err error) {
 			err = fmt.Errorf("statestore: scan %s: %w", n.name, cerr)
 		}
 	}()
-	for valid := it.First(); valid; valid = it.Next() {
+	for valid := it.SeekGE(n.appendKey(nil, from)); valid; valid = it.Next() {
 		val, verr := it.ValueAndErr()
 		if verr != nil {
 			return fmt.Errorf("statestore: scan %s: %w", n.name, verr)

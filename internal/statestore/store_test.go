@@ -420,3 +420,23 @@ func TestConcurrentGets(t *testing.T) {
 		}
 	}
 }
+
+func TestScanFrom(t *testing.T) {
+	s := openTest(t, Options{})
+	a, b := s.Namespace("x/0/a"), s.Namespace("x/0/ab")
+	set(t, s, a, "apple", "1", "banana", "2", "cherry", "3")
+	set(t, s, b, "a", "other namespace")
+	from := func(k string) []string {
+		var keys []string
+		require.NoError(t, a.ScanFrom([]byte(k), func(key, _ []byte) error {
+			keys = append(keys, string(key))
+			return nil
+		}))
+		return keys
+	}
+	require.Equal(t, []string{"apple", "banana", "cherry"}, from(""))
+	require.Equal(t, []string{"banana", "cherry"}, from("b"))
+	require.Equal(t, []string{"banana", "cherry"}, from("banana"))
+	require.Equal(t, []string{"cherry"}, from("banana\x00"))
+	require.Empty(t, from("d"))
+}
