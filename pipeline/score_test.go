@@ -1,0 +1,82 @@
+package pipeline
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/leadscore/leadscore/internal/event"
+	"github.com/leadscore/leadscore/internal/rows"
+	"github.com/leadscore/leadscore/scorer"
+)
+
+func scoringWorker(t *testing.T, r *scorer.Rules) *worker {
+	t.Helper()
+	return &worker{
+		topic: "r", partition: 0, rekeyed: true, rules: r, accounts: map[string]*account{}, metrics: newMetrics(nil),
+		maxContacts: 10, scoreEvents: true, latestRules: func() *scorer.Rules { return r },
+		sources: map[rows.Source]time.Time{}, inputs: 1,
+	}
+}
+
+// TestHandoffOncePerEntry: entering mql hands off once; staying there does
+// not; after decay takes the lead back below the exit line, entering again
+// hands off again. The account and its contact each.
+func TestHandoffOncePerEntry(t *testing.T) {
+	r, err := scorer.Parse([]byte(string(scorer.Example())+`handoff:
+  recommendations: {"A*": call within 3 days, "*": nurture}
+`), "rules.yaml")
+	require.NoError(t, err)
+	w := scoringWorker(t, r)
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	n := int64(0)
+	send := func(at time.Time, ev event.Event) *rows.Batch {
+		t.Helper()
+		w.batch.Reset()
+		ev.Time = at
+		n++
+		require.NoError(t, w.scoreEvent("acme.com", nil, &ev, rows.Source{Topic: "in", Offset: n}))
+		return &w.batch
+	}
+	group := event.Event{Type: event.TypeGroup, GroupID: "acme.com", Traits: event.Traits{
+		Industry: "software", Employees: 300, HasEmployees: true, Country: "US"}} // fit 80: grade A
+	track := func(name string) event.Event {
+		return event.Event{Type: event.TypeTrack, Event: name, UserID: "u1"}
+	}
+	b := send(t0, group)
+	require.Empty(t, b.Handoffs)
+	// 80 fit, engagement 25 + 30: score 0.4*80 + 0.6*55 = 65, a lead.
+	b = send(t0.Add(time.Minute), track("Email Replied"))
+	require.Empty(t, b.Handoffs)
+	b = send(t0.Add(2*time.Minute), track("Event Attended"))
+	require.Empty(t, b.Handoffs)
+	// +15: engagement 70, score 74: the account and the contact enter mql.
+	b = send(t0.Add(3*time.Minute), track("Chat Started"))
+	require.Len(t, b.Handoffs, 2)
+	for _, h := range b.Handoffs {
+		require.Equal(t, "mql", h.Stage)
+		require.Equal(t, "A2", h.Label)
+		require.Equal(t, "call within 3 days", h.Recommendation)
+	}
+	require.ElementsMatch(t, []string{"", "u1"}, []string{b.Handoffs[0].ContactID, b.Handoffs[1].ContactID})
+	// Still mql: no new hand-off.
+	b = send(t0.Add(4*time.Minute), track("Email Replied"))
+	require.Empty(t, b.Handoffs)
+
+	// Two months later the lead is cold: the decay changes fire before the
+	// next event (mql -> lead, cause decay), which re-engages it.
+	b = send(t0.Add(60*24*time.Hour), track("Event Attended"))
+	var exits int
+	for _, tr := range b.Transitions {
+		if tr.FromStage == "mql" && tr.ToStage == "lead" {
+			exits++
+			require.Equal(t, "leadscore:decay", tr.RecordSource.Topic)
+		}
+	}
+	require.Equal(t, 2, exits, "account and contact left mql by decay")
+	require.Empty(t, b.Handoffs, "30 points on a cold lead: score 50, not back in")
+	// About 4.9 points were left, +30 +30: engagement 64.9, score 70.9.
+	b = send(t0.Add(60*24*time.Hour+time.Minute), track("Event Attended"))
+	require.Len(t, b.Handoffs, 2, "a re-entry hands off again")
+}
