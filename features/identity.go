@@ -56,6 +56,8 @@ type Pending struct {
 	Props json.RawMessage `json:"props,omitempty"`
 	// Timezone is context.timezone, for the best time to contact.
 	Timezone string `json:"tz,omitempty"`
+	// Referrer is the page's referrer, for the channel.
+	Referrer string `json:"ref,omitempty"`
 }
 
 // maxPendingProps bounds the properties kept with a parked event.
@@ -67,6 +69,7 @@ func (p *Pending) Restore(ev *event.Event) {
 	ev.Properties.Path = p.Path
 	ev.Context.Campaign = p.UTM
 	ev.Context.Timezone = p.Timezone
+	ev.Context.Page.Referrer = p.Referrer
 	if len(p.Props) > 0 {
 		raw := make([]byte, 0, len(p.Props)+16)
 		raw = append(raw, `{"properties":`...)
@@ -339,7 +342,10 @@ func (id *Identity) Park(ev *event.Event) {
 	}
 	pe := Pending{
 		Type: ev.Type, Event: ev.Event, Path: ev.PagePath(), Time: ev.Time, UTM: ev.Context.Campaign,
-		Timezone: ev.Context.Timezone,
+		Timezone: ev.Context.Timezone, Referrer: ev.Context.Page.Referrer,
+	}
+	if pe.Referrer == "" {
+		pe.Referrer = ev.Properties.Referrer
 	}
 	if props := ev.PropertiesJSON(); len(props) > 2 && len(props) <= maxPendingProps {
 		pe.Props = append(json.RawMessage(nil), props...)

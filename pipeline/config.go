@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/leadscore/leadscore/features"
 )
 
 // Config is the engine's configuration: defaults, then a YAML file (unknown
@@ -133,6 +135,9 @@ type EngineConfig struct {
 	// IdleTTL moves accounts not seen for this long to the state store.
 	// 0: never.
 	IdleTTL Duration `yaml:"idle_ttl"`
+	// Channels classifies referrers for the funnel's channels: partner
+	// sites, and the site's own domains (internal navigation).
+	Channels features.Channels `yaml:"channels"`
 	// MaxContactsPerAccount bounds the known people scored on their own
 	// within one account; events of more still count for the account.
 	MaxContactsPerAccount int `yaml:"max_contacts_per_account"`

@@ -194,11 +194,11 @@ func (w *worker) apply(id, cid string, a *account, c *contact, ev *event.Event, 
 			}
 		}
 	}
-	if a.FirstTouch == (event.Campaign{}) {
-		cp := ev.Context.Campaign
-		if cp.Source != "" || cp.Medium != "" || cp.Name != "" {
+	if cp, ok := w.channels.Channel(ev); ok {
+		if a.FirstTouch == (event.Campaign{}) {
 			a.FirstTouch = cp
 		}
+		a.LastTouch = cp
 	}
 	if features.IsTouch(ev) {
 		tz := ev.Context.Timezone
@@ -240,6 +240,7 @@ func (w *worker) emit(id, cid string, a *account, st *scorer.State, e *emitted, 
 		w.batch.Transitions = append(w.batch.Transitions, rows.FunnelTransition{
 			AccountID: id, ContactID: cid, FromStage: from, ToStage: res.Stage.String(), At: st.AsOf,
 			Source: a.FirstTouch.Source, Medium: a.FirstTouch.Medium, Campaign: a.FirstTouch.Name,
+			LastSource: a.LastTouch.Source, LastMedium: a.LastTouch.Medium, LastCampaign: a.LastTouch.Name,
 			RecordSource: src,
 		})
 	}

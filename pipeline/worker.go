@@ -23,8 +23,10 @@ type account struct {
 	// the highest, and a replay reproduces the same version with the same
 	// content.
 	Version uint64 `json:"version"`
-	// FirstTouch is the first UTM campaign seen for the account.
+	// FirstTouch and LastTouch are the first and the latest channel seen
+	// for the account (features.Channels.Channel).
 	FirstTouch event.Campaign `json:"first_touch"`
+	LastTouch  event.Campaign `json:"last_touch"`
 	// The last emitted score change and the decay timer.
 	emitted
 	// Contacts are the account's known people by contact id.
@@ -78,6 +80,7 @@ type worker struct {
 	// (score_events), where new rules come from.
 	maxContacts int
 	scoreEvents bool
+	channels    *features.Channels
 	latestRules func() *scorer.Rules
 	// sweepFrom is where the re-scoring of evicted accounts under new rules
 	// resumes; nil: no sweep pending.
@@ -130,6 +133,7 @@ func newWorker(e *Engine, topic string, partition int32) *worker {
 		metrics:   e.metrics,
 
 		maxContacts: ec.MaxContactsPerAccount,
+		channels:    &ec.Channels,
 		scoreEvents: ec.ScoreEvents,
 		latestRules: e.Rules,
 		timerNS:     e.spillNamespace(topic, partition, "t"),

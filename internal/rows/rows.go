@@ -127,7 +127,10 @@ type ScoreEvent struct {
 }
 
 // FunnelTransition is a change of stage: a row of funnel_transitions.
-// Source, Medium and Campaign are the account's first-touch channel.
+// Source, Medium and Campaign are the account's first-touch channel, the
+// Last* fields its last-touch channel before the transition: the UTM
+// campaign, or without one the referrer's host and class (search, social,
+// email, direct, partner, referral).
 type FunnelTransition struct {
 	AccountID    string
 	ContactID    string
@@ -137,6 +140,9 @@ type FunnelTransition struct {
 	Source       string
 	Medium       string
 	Campaign     string
+	LastSource   string
+	LastMedium   string
+	LastCampaign string
 	RecordSource Source
 }
 
