@@ -7,15 +7,22 @@ TESTFLAGS ?= -race -shuffle=on -timeout 13m
 
 .PHONY: run test soak deps ipdb build vet fuzz bench-regress clickhouse-start clickhouse-stop clean
 
-## run: set up, start a local ClickHouse, and run the engine on a bounded demo stream
+## run: set up, start a local ClickHouse, run the engine on a bounded demo stream, then print the analytics (charts in .local/report/)
 run: deps
 	@scripts/clickhouse.sh start
-	@status=0; $(GO) run ./cmd/leadscore demo $(DEMOFLAGS) || status=$$?; \
+	@status=0; mkdir -p .local/bin .local/report && $(GO) build -o .local/bin/leadscore ./cmd/leadscore && \
+	  .local/bin/leadscore demo $(DEMOFLAGS) && \
+	  export LEADSCORE_CLICKHOUSE_DATABASE=leadscore_demo && \
+	  .local/bin/leadscore costs load deploy/clickhouse/queries/costs.example.csv && \
+	  .local/bin/leadscore report funnel --png .local/report/funnel.png && \
+	  .local/bin/leadscore report channels --png .local/report/channels.png && \
+	  .local/bin/leadscore report scores --top 0 --png .local/report/scores.png || status=$$?; \
 	  scripts/clickhouse.sh stop; exit $$status
 
-## test: set up and run every test (unit, end to end on real Kafka protocol and ClickHouse, fuzz seeds)
+## test: set up and run every test (unit, end to end on real Kafka protocol and ClickHouse, fuzz seeds), then the schema and saved queries on the current ClickHouse chDB embeds (libchdb.so fetched once into .local/chdb)
 test: deps vet
 	$(GO) test $(TESTFLAGS) $(PKGS)
+	lib=$$(scripts/fetch-chdb.sh) && TZ=UTC CHDB_LIB_PATH=$$lib $(GO) test -tags chdb $(TESTFLAGS) ./deploy/clickhouse/chdb
 
 ## soak: the fault-injection suite at full size (500 000 events, a 60 s ClickHouse outage) and 10 M accounts with 1 M resident
 soak: deps

@@ -33,12 +33,16 @@ import (
 //	v:<visitor>   an anonymous visitor's pending events (JSON); empty value when handed over
 //	d:<chunk>     a chunk of the message-id window (little-endian uint64 hashes)
 //	c             the window's cursor (JSON)
+//	m:<day|source|class>  the partition's IP lookups of that kind (decimal)
+//	x:<person>    a rejected lead's person ("1"); empty value when cleared
 const (
 	kindAccount = 'a'
 	kindPerson  = 'p'
 	kindVisitor = 'v'
 	kindDedup   = 'd'
 	kindCursor  = 'c'
+	kindIPCount = 'm'
+	kindReject  = 'x'
 )
 
 func changelogKey(topic string, kind byte, id string) []byte {
@@ -60,10 +64,21 @@ type dedupCursor struct {
 // changes produces w's state changed since the last call to the changelog,
 // inside the open transaction. Accounts are the caller's: it passes those
 // it writes account_scores rows for.
-func (w *worker) changes(produce func(*kgo.Record), topic string, accounts []string) error {
+func (w *worker) changes(produce func(*kgo.Record), topic string, accounts []string, ipKeys []ipKey) error {
 	rec := func(key, value []byte) {
 		produce(&kgo.Record{Topic: topic, Partition: w.partition, Key: key, Value: value})
 	}
+	for _, k := range ipKeys {
+		rec(changelogKey(w.topic, kindIPCount, k.String()), strconv.AppendUint(nil, w.ipCounts[k], 10))
+	}
+	for k := range w.rejectedDirty {
+		var v []byte
+		if w.rejected[k] {
+			v = []byte("1")
+		}
+		rec(changelogKey(w.topic, kindReject, k), v)
+	}
+	clear(w.rejectedDirty)
 	for _, id := range accounts {
 		v, err := json.Marshal(w.accounts[id])
 		if err != nil {
@@ -265,6 +280,27 @@ func (w *worker) restoreRecord(kind byte, id string, v []byte, cursor **dedupCur
 			h[i] = binary.LittleEndian.Uint64(v[8*i:])
 		}
 		w.dedup.RestoreChunk(chunk, h)
+	case kindReject:
+		if len(v) == 0 {
+			delete(w.rejected, id)
+			return nil
+		}
+		if w.rejected == nil {
+			w.rejected = map[string]bool{}
+			w.rejectedDirty = map[string]struct{}{}
+		}
+		w.rejected[id] = true
+	case kindIPCount:
+		k, ok := parseIPKey(id)
+		n, err := strconv.ParseUint(string(v), 10, 64)
+		if !ok || err != nil {
+			return fmt.Errorf("decode ip lookup count %q", id)
+		}
+		if w.ipCounts == nil {
+			w.ipCounts = map[ipKey]uint64{}
+			w.ipDirty = map[ipKey]struct{}{}
+		}
+		w.ipCounts[k] = n
 	case kindCursor:
 		c := &dedupCursor{}
 		if err := json.Unmarshal(v, c); err != nil {

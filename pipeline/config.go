@@ -15,7 +15,26 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/leadscore/leadscore/features"
+	"github.com/leadscore/leadscore/features/hygiene"
+	"github.com/leadscore/leadscore/features/ipmatch"
 )
+
+// IPMatchConfig is ipmatch.Config in the engine's file: csv, mmdb and
+// overrides name the range files, the rest tunes classification.
+type IPMatchConfig struct {
+	ipmatch.Config `yaml:",inline"`
+}
+
+// HygieneConfig is hygiene.Config in the engine's file, with a switch.
+type HygieneConfig struct {
+	// Enabled: check leads (default true, with the shipped lists).
+	Enabled        bool `yaml:"enabled"`
+	hygiene.Config `yaml:",inline"`
+}
+
+func (c IPMatchConfig) enabled() bool {
+	return len(c.CSV) > 0 || len(c.MMDB) > 0 || c.Overrides != ""
+}
 
 // Config is the engine's configuration: defaults, then a YAML file (unknown
 // keys fail), then LEADSCORE_* environment variables, then flags.
@@ -24,10 +43,15 @@ type Config struct {
 	ClickHouse ClickHouseConfig `yaml:"clickhouse"`
 	// Rules is the path of the rules file; empty means the embedded example
 	// rules of the contract.
-	Rules  string       `yaml:"rules"`
-	HTTP   HTTPConfig   `yaml:"http"`
-	Engine EngineConfig `yaml:"engine"`
-	Log    LogConfig    `yaml:"log"`
+	Rules string `yaml:"rules"`
+	// IPMatch matches anonymous visitors' IP addresses to companies
+	// (account resolution step 3); off until it names range files.
+	IPMatch IPMatchConfig `yaml:"ipmatch"`
+	// Hygiene checks every identify's contact data before identity.
+	Hygiene HygieneConfig `yaml:"hygiene"`
+	HTTP    HTTPConfig    `yaml:"http"`
+	Engine  EngineConfig  `yaml:"engine"`
+	Log     LogConfig     `yaml:"log"`
 
 	file string // where the config came from, for error messages
 }
@@ -44,6 +68,9 @@ type KafkaConfig struct {
 	// HandoffsTopic receives a record each time a lead or account enters
 	// the mql stage, with the recommendation for sales.
 	HandoffsTopic string `yaml:"handoffs_topic"`
+	// RejectedTopic receives every lead that failed hygiene, with its
+	// reasons and the original record.
+	RejectedTopic string `yaml:"rejected_topic"`
 	DLQTopic      string `yaml:"dlq_topic"`
 	// ChangelogTopic is the compacted topic that holds the partition state
 	// (default: the group name + "-changelog"). It needs at least as many
@@ -187,6 +214,8 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // local ClickHouse, the contract's example rules.
 func DefaultConfig() Config {
 	return Config{
+		IPMatch: IPMatchConfig{ipmatch.DefaultConfig()},
+		Hygiene: HygieneConfig{Enabled: true, Config: hygiene.DefaultConfig()},
 		Kafka: KafkaConfig{
 			Embedded:          EmbeddedConfig{Listen: "127.0.0.1:9092"},
 			Group:             "leadscore",
@@ -194,6 +223,7 @@ func DefaultConfig() Config {
 			Topics:            []string{"leadscore.events"},
 			ScoreChangesTopic: "leadscore.score-changes",
 			HandoffsTopic:     "leadscore.handoffs",
+			RejectedTopic:     "leadscore.rejected",
 			DLQTopic:          "leadscore.dlq",
 			Partitions:        4,
 			SessionTimeout:    Duration(45 * time.Second),
@@ -378,7 +408,7 @@ func (c *Config) Validate() error {
 		if t == "" {
 			bad("kafka.topics["+strconv.Itoa(i)+"]", "must not be empty")
 		}
-		if t == c.Kafka.ScoreChangesTopic || t == c.Kafka.DLQTopic || t == c.Kafka.HandoffsTopic {
+		if t == c.Kafka.ScoreChangesTopic || t == c.Kafka.DLQTopic || t == c.Kafka.HandoffsTopic || t == c.Kafka.RejectedTopic {
 			bad("kafka.topics["+strconv.Itoa(i)+"]", "%q is also an output topic", t)
 		}
 	}
@@ -489,6 +519,21 @@ func (c *Config) Validate() error {
 	case "json", "text":
 	default:
 		bad("log.format", "%q is not json or text", c.Log.Format)
+	}
+	if c.Hygiene.Enabled {
+		if err := c.Hygiene.Validate(); err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				errs = append(errs, fmt.Errorf("%s: hygiene.%s", where, line))
+			}
+		}
+	}
+	if c.IPMatch.enabled() {
+		// ipmatch names its fields "ipmatch.<field>", as this file does.
+		if err := c.IPMatch.Validate(); err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				errs = append(errs, fmt.Errorf("%s: %s", where, line))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

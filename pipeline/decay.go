@@ -132,27 +132,45 @@ func (w *worker) fireDue(id string, a *account, upTo time.Time) {
 	}
 }
 
-// heard records an input partition's event time and moves the watermark to
-// the minimum over all input partitions, less engine.allowed_lateness, once
-// each has been heard from.
-func (w *worker) heard(src rows.Source, t time.Time) error {
-	if t.IsZero() {
+// heard records an input partition's event time (and whether it is idle)
+// and moves the watermark to the minimum over the active input partitions,
+// less engine.allowed_lateness, once each has been heard from.
+func (w *worker) heard(src rows.Source, t time.Time, idle bool) error {
+	old, known := w.sources[src]
+	if known && old.idle == idle && !t.After(old.at) {
 		return nil
 	}
-	if old, ok := w.sources[src]; ok && !t.After(old) {
-		return nil
+	if t.Before(old.at) {
+		t = old.at
 	}
-	w.sources[src] = t
+	w.sources[src] = sourceTime{at: t, idle: idle}
 	if len(w.sources) < w.inputs {
 		return nil
 	}
-	var low time.Time
-	for _, at := range w.sources {
-		if low.IsZero() || at.Before(low) {
-			low = at
+	// The oldest active input holds the watermark back; idle ones do not
+	// (all idle: the newest).
+	var low, high time.Time
+	for _, s := range w.sources {
+		if s.at.After(high) {
+			high = s.at
+		}
+		if !s.idle && (low.IsZero() || s.at.Before(low)) {
+			low = s.at
 		}
 	}
+	if low.IsZero() {
+		low = high
+	}
+	if low.IsZero() {
+		return nil
+	}
 	return w.advanceWatermark(low.Add(-w.lateness))
+}
+
+// sourceTime is what a scoring worker last heard from an input partition.
+type sourceTime struct {
+	at   time.Time
+	idle bool
 }
 
 // advanceWatermark moves the partition's event time to t and fires every

@@ -37,6 +37,9 @@ func (d *Demo) Run(ctx context.Context) error {
 	cfg := d.Config
 	cfg.ClickHouse.Database = DemoDatabase
 	cfg.Kafka.Group = "leadscore-demo"
+	if len(cfg.Engine.Channels.Own) == 0 {
+		cfg.Engine.Channels.Own = []string{generate.SiteHost} // internal navigation is no channel
+	}
 
 	if len(cfg.Kafka.Brokers) == 0 {
 		cluster, err := StartEmbedded(cfg)

@@ -16,6 +16,8 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/leadscore/leadscore/features"
+	"github.com/leadscore/leadscore/features/hygiene"
+	"github.com/leadscore/leadscore/features/ipmatch"
 	"github.com/leadscore/leadscore/internal/rows"
 	"github.com/leadscore/leadscore/internal/statestore"
 	"github.com/leadscore/leadscore/scorer"
@@ -46,7 +48,12 @@ type Engine struct {
 	reg       prometheus.Registerer
 	rules     atomic.Pointer[scorer.Rules]
 	ipMatcher features.IPMatcher
-	metrics   *metrics
+	// ipLookup, when set, matches visitor IPs for the input workers (and
+	// counts lookups); ipm is the engine's own matcher, reloaded on change.
+	ipLookup ipLookup
+	ipm      *ipmatch.Matcher
+	checker  *hygiene.Checker // nil: hygiene off
+	metrics  *metrics
 
 	sess *kgo.GroupTransactSession
 	cl   *kgo.Client
@@ -107,7 +114,16 @@ func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
 func WithRegisterer(r prometheus.Registerer) Option { return func(e *Engine) { e.reg = r } }
 
 // WithIPMatcher sets the IP-to-company matcher (account resolution step 3).
-func WithIPMatcher(m features.IPMatcher) Option { return func(e *Engine) { e.ipMatcher = m } }
+// A matcher that also has Lookup (as *ipmatch.Matcher) gets its lookups
+// counted in ip_matches and its matches reported in visitor_companies.
+func WithIPMatcher(m features.IPMatcher) Option {
+	return func(e *Engine) {
+		e.ipMatcher = m
+		if l, ok := m.(ipLookup); ok {
+			e.ipLookup = l
+		}
+	}
+}
 
 // New validates cfg, loads the rules and prepares an engine. Nothing
 // connects until Run.
@@ -133,6 +149,37 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 	}
 	e.rules.Store(r)
 	e.metrics = newMetrics(e.reg)
+	if cfg.Hygiene.Enabled {
+		if e.checker, err = hygiene.New(cfg.Hygiene.Config); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.IPMatch.enabled() && e.ipMatcher == nil {
+		var opts []ipmatch.Option
+		if e.reg != nil {
+			met, err := ipmatch.NewMetrics(e.reg)
+			if err != nil {
+				return nil, fmt.Errorf("register ip matching metrics: %w", err)
+			}
+			opts = append(opts, ipmatch.WithMetrics(met))
+		}
+		opts = append(opts, ipmatch.WithLoadHook(func(rep ipmatch.LoadReport) {
+			if rep.Err != nil {
+				e.log.Error("ip ranges not reloaded; the loaded ones stay", "err", rep.Err)
+				return
+			}
+			for _, p := range rep.Problems {
+				e.log.Warn("ip ranges: row skipped", "problem", p)
+			}
+			e.log.Info("ip ranges loaded", "ipv4", rep.Ranges4, "ipv6", rep.Ranges6, "overrides", rep.Overrides,
+				"organisations", rep.Orgs, "skipped", rep.Skipped, "took", rep.Took.String())
+		}))
+		m, err := ipmatch.New(cfg.IPMatch.Config, opts...)
+		if err != nil {
+			return nil, err
+		}
+		e.ipm, e.ipMatcher, e.ipLookup = m, m, m
+	}
 	e.metrics.rulesInfo.WithLabelValues(r.Version).Set(1)
 	return e, nil
 }
@@ -197,6 +244,14 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go e.watchRules(watchCtx)
+	if e.ipm != nil {
+		defer e.ipm.Close()
+		go func() {
+			if err := e.ipm.Run(watchCtx); err != nil {
+				e.log.Error("ip range watcher stopped", "err", err)
+			}
+		}()
+	}
 
 	if err := e.loop(ctx); err != nil {
 		// Whatever the open transaction holds is aborted: a restart
@@ -304,7 +359,8 @@ func (e *Engine) connect() error {
 	}
 	e.dlq = &deadLetters{cl: e.cl, topic: kc.DLQTopic}
 	// Kafka first: a cycle's flush waits for the topic, then ClickHouse.
-	e.sinks = []sinks.Sink{sinks.NewKafka(e.cl, kc.ScoreChangesTopic, e.reg, sinks.WithHandoffs(kc.HandoffsTopic))}
+	e.sinks = []sinks.Sink{sinks.NewKafka(e.cl, kc.ScoreChangesTopic, e.reg,
+		sinks.WithHandoffs(kc.HandoffsTopic), sinks.WithRejected(kc.RejectedTopic))}
 	if e.ch != nil {
 		e.sinks = append(e.sinks, e.ch)
 	}
@@ -531,12 +587,17 @@ func (e *Engine) processFetches(ctx context.Context, fetches kgo.Fetches) error 
 	// accounts) do it even without records, so a new rules file re-scores
 	// an idle engine's accounts.
 	var stale []*worker
+	beats := false
+	now := time.Now()
 	for _, w := range e.workers {
 		if w.rescoreDue() {
 			stale = append(stale, w)
 		}
+		beats = beats || (w.beatDue(now) && !w.idleSent && w.maxTime.Equal(w.beat))
 	}
-	if fetches.NumRecords() == 0 && len(stale) == 0 {
+	// An input partition that went idle announces it even when nothing
+	// else happens: a cycle opens so that its commit carries the heartbeat.
+	if fetches.NumRecords() == 0 && len(stale) == 0 && !beats {
 		return nil
 	}
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
@@ -621,7 +682,7 @@ func (e *Engine) commitCycle(ctx context.Context) error {
 	}
 	for _, w := range e.workers {
 		changed := w.scoreRows(&b)
-		if err := w.changes(produce, clTopic, changed); err != nil {
+		if err := w.changes(produce, clTopic, changed, w.ipRows(&b)); err != nil {
 			return err
 		}
 		e.metrics.changelog.Add(float64(len(changed)))

@@ -27,6 +27,7 @@ type metrics struct {
 	contactsDropped prometheus.Counter
 	rulesReloads    *prometheus.CounterVec
 	rulesInfo       *prometheus.GaugeVec
+	rejectedLeads   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -117,6 +118,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "leadscore_rules_reloads_total",
 			Help: "Changes of the rules file seen, by result: applied, or rejected (invalid; the running rules stay).",
 		}, []string{"result"}),
+		rejectedLeads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_rejected_leads_total",
+			Help: "Rejected leads by reason code (a lead with several reasons counts under each).",
+		}, []string{"reason"}),
 		rulesInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "leadscore_rules_info",
 			Help: "1 for the rules version in force.",
@@ -129,7 +134,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.records, m.deadLetters, m.changes, m.accounts, m.partitions,
 			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.sinkDown, m.evicted, m.linksEvicted, m.sessionRestarts, m.visitorsEvicted, m.reloaded, m.storeBytes, m.rekeyHop,
-			m.handoffs, m.decayChanges, m.contactsDropped, m.rulesReloads, m.rulesInfo)
+			m.handoffs, m.decayChanges, m.contactsDropped, m.rulesReloads, m.rulesInfo, m.rejectedLeads)
 	}
 	m.rekeyHop.Set(0)
 	return m

@@ -30,16 +30,30 @@ type forwarded struct {
 	// Watermark is the input partition's event time when it forwarded the
 	// record: the newest event time it had decoded.
 	Watermark time.Time `json:"wm"`
+	// IP is set when the event was resolved by its IP address.
+	IP *ipMatchInfo `json:"ip,omitempty"`
+	// Tags are the hygiene codes an identify was found suspicious for
+	// (free-mail, a role account...), kept with the contact.
+	Tags []string `json:"tags,omitempty"`
+}
+
+// forwardMeta is what an input worker adds to a forwarded event.
+type forwardMeta struct {
+	watermark time.Time
+	ip        *ipMatchInfo
+	tags      []string
 }
 
 // forward produces a resolved event to the repartition topic. Records of one
 // account go to one partition (the key's hash), in the order produced.
-func (e *Engine) forward(account string, pending []features.Pending, r *kgo.Record, wm time.Time) error {
+func (e *Engine) forward(account string, pending []features.Pending, r *kgo.Record, m forwardMeta) error {
 	v, err := json.Marshal(forwarded{
 		Source:    rows.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset},
 		Pending:   pending,
 		Raw:       r.Value,
-		Watermark: wm,
+		Watermark: m.watermark,
+		IP:        m.ip,
+		Tags:      m.tags,
 	})
 	if err != nil {
 		return fmt.Errorf("encode forwarded event: %w", err)
@@ -64,17 +78,40 @@ type heartbeat struct {
 	Topic     string    `json:"topic"`
 	Partition int32     `json:"partition"`
 	Watermark time.Time `json:"wm"`
+	// Idle: the input partition has had no record for idleAfter; scoring
+	// workers leave it out of their watermark until it speaks again.
+	Idle bool `json:"idle,omitempty"`
+}
+
+// idleAfter is how long an input partition goes without records before its
+// heartbeat says idle, as Flink marks idle sources: an empty partition must
+// not hold every decay change back.
+const idleAfter = 30 * time.Second
+
+// beatDue reports whether an input worker owes the scoring workers a
+// heartbeat: its event time moved, or it went idle.
+func (w *worker) beatDue(now time.Time) bool {
+	if w.rekeyed {
+		return false
+	}
+	return w.maxTime.After(w.beat) || (!w.idleSent && now.Sub(w.lastRecord) >= idleAfter)
 }
 
 // heartbeats produces, inside the open transaction, a heartbeat from every
-// input worker whose event time moved since its last one to every
-// repartition partition.
+// input worker that owes one to every repartition partition.
 func (e *Engine) heartbeats(produce func(*kgo.Record)) error {
+	now := time.Now()
 	for _, w := range e.workers {
-		if w.rekeyed || !w.maxTime.After(w.beat) {
+		if !w.beatDue(now) {
 			continue
 		}
-		v, err := json.Marshal(heartbeat{Topic: w.topic, Partition: w.partition, Watermark: w.maxTime})
+		hb := heartbeat{Topic: w.topic, Partition: w.partition, Watermark: w.maxTime}
+		if !w.maxTime.After(w.beat) {
+			hb.Idle, w.idleSent = true, true
+		} else {
+			w.idleSent = false
+		}
+		v, err := json.Marshal(hb)
 		if err != nil {
 			return fmt.Errorf("encode watermark heartbeat: %w", err)
 		}

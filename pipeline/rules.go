@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/segmentio/encoding/json"
+
 	"github.com/leadscore/leadscore/internal/rows"
 	"github.com/leadscore/leadscore/scorer"
 )
@@ -130,21 +132,34 @@ func (w *worker) rescore(id string, a *account) {
 }
 
 // sweepRules re-scores up to rescoreBatch accounts of the state store under
-// new rules, resuming where the last sweep stopped.
+// new rules (looking at no more than ten times that many), resuming where
+// the last sweep stopped. The accounts it reloads stay resident until the
+// next eviction, so memory can exceed the cap by one batch meanwhile.
 func (w *worker) sweepRules() error {
 	if w.sweepFrom == nil {
 		return nil
 	}
 	var ids []string
 	var next []byte
-	err := w.spill.ScanFrom(w.sweepFrom, func(k, _ []byte) error {
-		if len(ids) == rescoreBatch {
+	var snap struct {
+		RulesVersion string `json:"rules_version"`
+	}
+	scanned := 0
+	err := w.spill.ScanFrom(w.sweepFrom, func(k, v []byte) error {
+		if len(ids) == rescoreBatch || scanned == 10*rescoreBatch {
 			next = append([]byte(nil), k...)
 			return errStopScan
 		}
-		if w.accounts[string(k)] == nil {
-			ids = append(ids, string(k))
+		scanned++
+		if w.accounts[string(k)] != nil {
+			return nil
 		}
+		// Only accounts scored under other rules are reloaded.
+		snap.RulesVersion = ""
+		if json.Unmarshal(v, &snap) == nil && snap.RulesVersion == w.rules.Version {
+			return nil
+		}
+		ids = append(ids, string(k))
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStopScan) {

@@ -34,6 +34,9 @@ type emitted struct {
 // contact is a known person's state within its account.
 type contact struct {
 	Score scorer.State `json:"score"`
+	// Tags are the hygiene codes the contact's last identify was found
+	// suspicious for (email_freemail, email_role, ...).
+	Tags []string `json:"tags,omitempty"`
 	// Version counts the changes applied to the contact, the version of
 	// its account_scores rows.
 	Version  uint64         `json:"version"`
@@ -113,7 +116,7 @@ func (w *worker) contact(a *account, id string) *contact {
 // scoreEvent applies a forwarded event to its account and contact: the
 // anonymous events its link released first, then the event itself, then
 // one evaluation of each.
-func (w *worker) scoreEvent(id string, pending []features.Pending, ev *event.Event, src rows.Source) error {
+func (w *worker) scoreEvent(id string, pending []features.Pending, ev *event.Event, src rows.Source, ip *ipMatchInfo, tags []string) error {
 	a, err := w.account(id)
 	if err != nil {
 		return err
@@ -136,6 +139,9 @@ func (w *worker) scoreEvent(id string, pending []features.Pending, ev *event.Eve
 		if ev.Type == event.TypeIdentify && ev.Traits.Title != "" {
 			c.Score.Title = ev.Traits.Title
 		}
+		if ev.Type == event.TypeIdentify {
+			c.Tags = tags // each identify's hygiene verdict replaces the last
+		}
 		if tz := ev.Context.Timezone; tz != "" && features.Location(tz) != nil {
 			c.Timezone = tz
 		}
@@ -146,6 +152,12 @@ func (w *worker) scoreEvent(id string, pending []features.Pending, ev *event.Eve
 		w.apply(id, cid, a, c, &pev, src)
 	}
 	w.apply(id, cid, a, c, ev, src)
+	if ip != nil && ev.Type == event.TypePage {
+		if a.Visits == nil {
+			a.Visits = &Visits{}
+		}
+		a.Visits.visit(ev, ip)
+	}
 	if ev.Type == event.TypeGroup {
 		mergeFirmographics(&a.Score.Firm, &ev.Traits)
 	}
@@ -295,12 +307,18 @@ func (w *worker) scoreRows(b *rows.Batch) []string {
 		}
 		w.rules.Evaluate(&a.Score, &w.res)
 		b.Scores = append(b.Scores, w.scoreRow(id, "", a.Version, a, &a.Score, &a.Hours))
+		if v := a.Visits; v != nil && v.dirty {
+			b.Visitors = append(b.Visitors, v.row(id, a.Version))
+			v.dirty = false
+		}
 		for cid, c := range a.Contacts {
 			if !c.dirty {
 				continue
 			}
 			w.rules.EvaluateContact(&c.Score, &a.Score, &w.res)
-			b.Scores = append(b.Scores, w.scoreRow(id, cid, c.Version, a, &c.Score, &c.Hours))
+			row := w.scoreRow(id, cid, c.Version, a, &c.Score, &c.Hours)
+			row.Tags = append([]string{}, c.Tags...)
+			b.Scores = append(b.Scores, row)
 			c.dirty = false
 		}
 		a.dirty = false
@@ -320,7 +338,7 @@ func (w *worker) scoreRow(id, cid string, version uint64, a *account, st *scorer
 		Grade: res.Grade, Level: res.Level, Label: res.Label, Stage: res.Stage.String(),
 		Reasons:      append([]rows.Reason(nil), res.Reasons...),
 		RulesVersion: w.rules.Version, AsOf: st.AsOf, Version: version,
-		Intent: res.Intent, Persona: persona, BestTimes: hours.Best(bestTimes, []string{}),
+		Intent: res.Intent, Persona: persona, BestTimes: hours.Best(bestTimes, []string{}), Tags: []string{},
 	}
 }
 

@@ -16,7 +16,7 @@ func scoringWorker(t *testing.T, r *scorer.Rules) *worker {
 	return &worker{
 		topic: "r", partition: 0, rekeyed: true, rules: r, accounts: map[string]*account{}, metrics: newMetrics(nil),
 		maxContacts: 10, scoreEvents: true, latestRules: func() *scorer.Rules { return r },
-		sources: map[rows.Source]time.Time{}, inputs: 1,
+		sources: map[rows.Source]sourceTime{}, inputs: 1,
 	}
 }
 
@@ -36,7 +36,7 @@ func TestHandoffOncePerEntry(t *testing.T) {
 		w.batch.Reset()
 		ev.Time = at
 		n++
-		require.NoError(t, w.scoreEvent("acme.com", nil, &ev, rows.Source{Topic: "in", Offset: n}))
+		require.NoError(t, w.scoreEvent("acme.com", nil, &ev, rows.Source{Topic: "in", Offset: n}, nil, nil))
 		return &w.batch
 	}
 	group := event.Event{Type: event.TypeGroup, GroupID: "acme.com", Traits: event.Traits{
@@ -79,4 +79,30 @@ func TestHandoffOncePerEntry(t *testing.T) {
 	// About 4.9 points were left, +30 +30: engagement 64.9, score 70.9.
 	b = send(t0.Add(60*24*time.Hour+time.Minute), track("Event Attended"))
 	require.Len(t, b.Handoffs, 2, "a re-entry hands off again")
+}
+
+// TestWatermarkIdleInputs: the watermark waits for every input partition,
+// follows the oldest active one, and leaves idle ones out (all idle: the
+// newest), less the allowed lateness.
+func TestWatermarkIdleInputs(t *testing.T) {
+	r, err := scorer.Parse(scorer.Example(), "rules.yaml")
+	require.NoError(t, err)
+	w := scoringWorker(t, r)
+	w.inputs, w.lateness = 3, time.Hour
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	p := func(i int32) rows.Source { return rows.Source{Topic: "in", Partition: i} }
+	require.NoError(t, w.heard(p(0), t0.Add(5*time.Hour), false))
+	require.NoError(t, w.heard(p(1), t0.Add(3*time.Hour), false))
+	require.True(t, w.watermark.IsZero(), "partition 2 not heard yet")
+	require.NoError(t, w.heard(p(2), t0, true)) // idle, far behind
+	require.Equal(t, t0.Add(2*time.Hour), w.watermark, "oldest active (3h) less 1h")
+	require.NoError(t, w.heard(p(1), t0.Add(2*time.Hour), false))
+	require.Equal(t, t0.Add(2*time.Hour), w.watermark, "never back")
+	require.NoError(t, w.heard(p(2), t0.Add(time.Hour), false)) // speaks again, behind
+	require.Equal(t, t0.Add(2*time.Hour), w.watermark, "a late-woken partition does not move it back")
+	require.NoError(t, w.heard(p(1), t0.Add(9*time.Hour), false))
+	require.NoError(t, w.heard(p(2), t0.Add(9*time.Hour), true))
+	require.Equal(t, t0.Add(4*time.Hour), w.watermark, "partition 0 (5h) is the oldest active")
+	require.NoError(t, w.heard(p(0), t0.Add(5*time.Hour), true))
+	require.Equal(t, t0.Add(8*time.Hour), w.watermark, "all idle: the newest (9h) less 1h")
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/leadscore/leadscore/features"
+	"github.com/leadscore/leadscore/features/hygiene"
 	"github.com/leadscore/leadscore/internal/event"
 	"github.com/leadscore/leadscore/internal/rows"
 	"github.com/leadscore/leadscore/internal/statestore"
@@ -35,6 +36,8 @@ type account struct {
 	Anon map[string]string `json:"anon,omitempty"`
 	// Hours is the account's best-time histogram, over all its contacts.
 	Hours features.Hours `json:"hours"`
+	// Visits are the page views whose IP matched the account.
+	Visits *Visits `json:"visits,omitempty"`
 	// NextDue is the earliest Due of the account and its contacts: the
 	// account's decay timer (zero: none).
 	NextDue time.Time `json:"next_due"`
@@ -59,7 +62,7 @@ type worker struct {
 	// are resolved events keyed by account (scored here); otherwise an input
 	// partition (decoded, de-duplicated and resolved here).
 	rekeyed bool
-	forward func(account string, pending []features.Pending, r *kgo.Record, wm time.Time) error
+	forward func(account string, pending []features.Pending, r *kgo.Record, m forwardMeta) error
 
 	rules    *scorer.Rules
 	limits   event.Limits
@@ -99,12 +102,28 @@ type worker struct {
 	// sources holds each input partition's event time as last heard
 	// (forwarded records and heartbeats); inputs is how many there are.
 	// The watermark is their minimum once every one has been heard from.
-	sources  map[rows.Source]time.Time
+	sources  map[rows.Source]sourceTime
 	inputs   int
 	lateness time.Duration
 	// Input workers: the newest event time decoded, and the one the last
 	// heartbeat carried.
 	maxTime, beat time.Time
+	// lastRecord is when the input worker last got a record (wall clock);
+	// idleSent: its idle heartbeat is out.
+	lastRecord time.Time
+	idleSent   bool
+	// Input workers with an IP matcher: lookups per ip_matches key, those
+	// changed since the last rows, and the last match that made an account.
+	ip ipLookup
+	// Input workers with hygiene: the checker, its verdict (reused), and
+	// the person keys of rejected leads, whose events are not scored.
+	checker       *hygiene.Checker
+	verdict       hygiene.Verdict
+	rejected      map[string]bool // "u:"/"a:" key of a rejected lead's person
+	rejectedDirty map[string]struct{}
+	ipCounts      map[ipKey]uint64
+	ipDirty       map[ipKey]struct{}
+	lastMatch     *ipMatchInfo
 
 	// scratch, reused per record
 	ev    event.Event
@@ -137,12 +156,23 @@ func newWorker(e *Engine, topic string, partition int32) *worker {
 		scoreEvents: ec.ScoreEvents,
 		latestRules: e.Rules,
 		timerNS:     e.spillNamespace(topic, partition, "t"),
-		sources:     map[rows.Source]time.Time{},
+		sources:     map[rows.Source]sourceTime{},
+		lastRecord:  time.Now(),
 		inputs:      e.inputs,
 		lateness:    ec.AllowedLateness.D(),
 	}
 	if w.links != nil {
 		w.identity.SetSpill(identitySpill{w})
+	}
+	if !w.rekeyed {
+		w.checker = e.checker
+	}
+	if e.ipLookup != nil && !w.rekeyed {
+		w.ip = e.ipLookup
+		w.identity = features.NewIdentity(ipLookups{w}, ec.MaxPendingPerVisitor, ec.Freemail)
+		if w.links != nil {
+			w.identity.SetSpill(identitySpill{w})
+		}
 	}
 	return w
 }
@@ -152,6 +182,9 @@ func newWorker(e *Engine, topic string, partition int32) *worker {
 func (w *worker) process(ctx context.Context, recs []*kgo.Record, out rowWriter) error {
 	w.batch.Reset()
 	w.now = nowNano()
+	if len(recs) > 0 {
+		w.lastRecord = time.Now()
+	}
 	if w.rekeyed {
 		if r := w.latestRules(); r != w.rules {
 			w.swapRules(r)
@@ -177,7 +210,7 @@ func (w *worker) process(ctx context.Context, recs []*kgo.Record, out rowWriter)
 			if isHeartbeat(r) {
 				var hb heartbeat
 				if err := json.Unmarshal(r.Value, &hb); err == nil {
-					if err := w.heard(rows.Source{Topic: hb.Topic, Partition: hb.Partition}, hb.Watermark); err != nil {
+					if err := w.heard(rows.Source{Topic: hb.Topic, Partition: hb.Partition}, hb.Watermark, hb.Idle); err != nil {
 						return err
 					}
 				}
@@ -233,6 +266,13 @@ func (w *worker) ingest(r *kgo.Record) {
 		w.metrics.records.WithLabelValues(resultDuplicate).Inc()
 		return
 	}
+	var tags []string
+	if w.checker != nil {
+		var ok bool
+		if tags, ok = w.screen(r, ev); !ok {
+			return
+		}
+	}
 	id, method := w.identity.Resolve(ev)
 	if method == features.MethodNone {
 		if ev.Type == event.TypePage || ev.Type == event.TypeTrack {
@@ -244,7 +284,11 @@ func (w *worker) ingest(r *kgo.Record) {
 		return
 	}
 	pending := w.identity.Link(ev, id, method)
-	if err := w.forward(id, pending, r, w.maxTime); err != nil {
+	meta := forwardMeta{watermark: w.maxTime, tags: tags}
+	if method == features.MethodIP {
+		meta.ip = w.lastMatch
+	}
+	if err := w.forward(id, pending, r, meta); err != nil {
 		// Unreachable for records that decoded; kept as a dead letter so
 		// nothing disappears.
 		w.dlq.send(r, "forward_failed", err.Error())
@@ -268,10 +312,10 @@ func (w *worker) score(r *kgo.Record) error {
 		w.metrics.deadLetters.WithLabelValues("invalid_forward").Inc()
 		return nil
 	}
-	if err := w.scoreEvent(string(r.Key), f.Pending, &w.ev, f.Source); err != nil {
+	if err := w.scoreEvent(string(r.Key), f.Pending, &w.ev, f.Source, f.IP, f.Tags); err != nil {
 		return err
 	}
-	return w.heard(rows.Source{Topic: f.Source.Topic, Partition: f.Source.Partition}, f.Watermark)
+	return w.heard(rows.Source{Topic: f.Source.Topic, Partition: f.Source.Partition}, f.Watermark, false)
 }
 
 // rowWriter is what a worker writes rows to: every sink at once.

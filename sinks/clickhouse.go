@@ -450,18 +450,22 @@ type chBlock struct {
 	transitions transitionColumns
 	handoffs    handoffColumns
 	events      eventColumns
+	visitors    visitorColumns
+	ipMatches   ipMatchColumns
+	rejected    rejectedColumns
 	sent        [chTables]bool // tables of the block inserted already
 }
 
 // chTables is the number of tables a block holds.
-const chTables = 5
+const chTables = 8
 
 func (b *chBlock) tables() [chTables]chTable {
-	return [chTables]chTable{&b.changes, &b.scores, &b.transitions, &b.handoffs, &b.events}
+	return [chTables]chTable{&b.changes, &b.scores, &b.transitions, &b.handoffs, &b.events, &b.visitors, &b.ipMatches, &b.rejected}
 }
 
 func (b *chBlock) len() int {
-	return b.changes.len() + b.scores.len() + b.transitions.len() + b.handoffs.len() + b.events.len()
+	return b.changes.len() + b.scores.len() + b.transitions.len() + b.handoffs.len() + b.events.len() +
+		b.visitors.len() + b.ipMatches.len() + b.rejected.len()
 }
 
 func (b *chBlock) add(rb *rows.Batch) {
@@ -480,6 +484,15 @@ func (b *chBlock) add(rb *rows.Batch) {
 	for i := range rb.Events {
 		b.events.add(&rb.Events[i])
 	}
+	for i := range rb.Visitors {
+		b.visitors.add(&rb.Visitors[i])
+	}
+	for i := range rb.IPMatches {
+		b.ipMatches.add(&rb.IPMatches[i])
+	}
+	for i := range rb.Rejected {
+		b.rejected.add(&rb.Rejected[i])
+	}
 }
 
 // reset empties b for reuse, keeping capacity but no references.
@@ -489,6 +502,9 @@ func (b *chBlock) reset() {
 	b.transitions.reset()
 	b.handoffs.reset()
 	b.events.reset()
+	b.visitors.reset()
+	b.ipMatches.reset()
+	b.rejected.reset()
 	b.sent = [chTables]bool{}
 }
 
@@ -692,6 +708,7 @@ type scoreColumns struct {
 	intent                 []float64
 	persona                []string
 	bestTimes              arrayColumn[string]
+	tags                   arrayColumn[string]
 }
 
 func (c *scoreColumns) table() string { return "account_scores" }
@@ -714,6 +731,7 @@ func (c *scoreColumns) add(r *rows.AccountScore) {
 	c.intent = append(c.intent, r.Intent)
 	c.persona = append(c.persona, r.Persona)
 	c.bestTimes.add(r.BestTimes)
+	c.tags.add(r.Tags)
 }
 
 func (c *scoreColumns) columns() []chColumn {
@@ -735,6 +753,7 @@ func (c *scoreColumns) columns() []chColumn {
 		{"intent", c.intent},
 		{"persona", c.persona},
 		{"best_times", c.bestTimes.column()},
+		{"tags", c.tags.column()},
 	}
 }
 
@@ -755,16 +774,18 @@ func (c *scoreColumns) reset() {
 	c.intent = c.intent[:0]
 	c.persona = truncate(c.persona)
 	c.bestTimes.reset()
+	c.tags.reset()
 }
 
 type transitionColumns struct {
-	accountID, contactID     []string
-	fromStage, toStage       []string
-	at                       []int64
-	source, medium, campaign []string
-	sourceTopic              []string
-	sourcePartition          []int32
-	sourceOffset             []int64
+	accountID, contactID                 []string
+	fromStage, toStage                   []string
+	at                                   []int64
+	source, medium, campaign             []string
+	lastSource, lastMedium, lastCampaign []string
+	sourceTopic                          []string
+	sourcePartition                      []int32
+	sourceOffset                         []int64
 }
 
 func (c *transitionColumns) table() string { return "funnel_transitions" }
@@ -779,6 +800,9 @@ func (c *transitionColumns) add(r *rows.FunnelTransition) {
 	c.source = append(c.source, r.Source)
 	c.medium = append(c.medium, r.Medium)
 	c.campaign = append(c.campaign, r.Campaign)
+	c.lastSource = append(c.lastSource, r.LastSource)
+	c.lastMedium = append(c.lastMedium, r.LastMedium)
+	c.lastCampaign = append(c.lastCampaign, r.LastCampaign)
 	c.sourceTopic = append(c.sourceTopic, r.RecordSource.Topic)
 	c.sourcePartition = append(c.sourcePartition, r.RecordSource.Partition)
 	c.sourceOffset = append(c.sourceOffset, r.RecordSource.Offset)
@@ -794,6 +818,9 @@ func (c *transitionColumns) columns() []chColumn {
 		{"source", c.source},
 		{"medium", c.medium},
 		{"campaign", c.campaign},
+		{"last_source", c.lastSource},
+		{"last_medium", c.lastMedium},
+		{"last_campaign", c.lastCampaign},
 		{"source_topic", c.sourceTopic},
 		{"source_partition", c.sourcePartition},
 		{"source_offset", c.sourceOffset},
@@ -809,6 +836,9 @@ func (c *transitionColumns) reset() {
 	c.source = truncate(c.source)
 	c.medium = truncate(c.medium)
 	c.campaign = truncate(c.campaign)
+	c.lastSource = truncate(c.lastSource)
+	c.lastMedium = truncate(c.lastMedium)
+	c.lastCampaign = truncate(c.lastCampaign)
 	c.sourceTopic = truncate(c.sourceTopic)
 	c.sourcePartition = c.sourcePartition[:0]
 	c.sourceOffset = c.sourceOffset[:0]

@@ -187,7 +187,7 @@ func nilIfEmpty[T any](s []T) []T {
 func readTransitions(t *testing.T, conn driver.Conn) []rows.FunnelTransition {
 	t.Helper()
 	rs, err := conn.Query(t.Context(), `SELECT account_id, contact_id, from_stage, to_stage, at,
-		source, medium, campaign, source_topic, source_partition, source_offset
+		source, medium, campaign, last_source, last_medium, last_campaign, source_topic, source_partition, source_offset
 		FROM funnel_transitions FINAL ORDER BY account_id, contact_id, at`)
 	require.NoError(t, err)
 	defer rs.Close()
@@ -195,7 +195,7 @@ func readTransitions(t *testing.T, conn driver.Conn) []rows.FunnelTransition {
 	for rs.Next() {
 		var f rows.FunnelTransition
 		require.NoError(t, rs.Scan(&f.AccountID, &f.ContactID, &f.FromStage, &f.ToStage, &f.At,
-			&f.Source, &f.Medium, &f.Campaign,
+			&f.Source, &f.Medium, &f.Campaign, &f.LastSource, &f.LastMedium, &f.LastCampaign,
 			&f.RecordSource.Topic, &f.RecordSource.Partition, &f.RecordSource.Offset))
 		f.At = f.At.UTC()
 		out = append(out, f)
@@ -288,6 +288,7 @@ func testTransitions(prefix string, n int) []rows.FunnelTransition {
 			AccountID: c.AccountID, ContactID: c.ContactID,
 			FromStage: "lead", ToStage: c.Stage, At: c.AsOf,
 			Source: fmt.Sprintf("src%d", i), Medium: fmt.Sprintf("med%d", i), Campaign: fmt.Sprintf("camp%d", i),
+			LastSource: fmt.Sprintf("last-src%d", i), LastMedium: fmt.Sprintf("last-med%d", i), LastCampaign: fmt.Sprintf("last-camp%d", i),
 			RecordSource: c.Source,
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/encoding/json"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/leadscore/leadscore/internal/rows"
@@ -37,6 +38,7 @@ type Kafka struct {
 	cl            *kgo.Client
 	topic         string
 	handoffsTopic string // "": handoffs are not produced
+	rejectedTopic string // "": rejected leads are not produced
 	m             *sinkMetrics
 
 	// life bounds the records: a record outlives the Write that produced
@@ -83,6 +85,59 @@ func WithHandoffs(topic string) KafkaOption {
 	return kafkaOption(func(k *Kafka) { k.handoffsTopic = topic })
 }
 
+// WithRejected makes the sink produce the batches' rejected leads to topic
+// (default leadscore.rejected), keyed by the lead's userId (else its
+// anonymousId), as JSON: the lead's contact data, every reason (code,
+// field, value, detail), the source and the original record as "event".
+func WithRejected(topic string) KafkaOption {
+	return kafkaOption(func(k *Kafka) { k.rejectedTopic = topic })
+}
+
+// rejectedJSON is a rejected-topic record.
+type rejectedJSON struct {
+	At          string           `json:"at"`
+	UserID      string           `json:"user_id"`
+	AnonymousID string           `json:"anonymous_id"`
+	Email       string           `json:"email"`
+	Phone       string           `json:"phone"`
+	Company     string           `json:"company"`
+	Reasons     []rejectedReason `json:"reasons"`
+	Source      rows.Source      `json:"source"`
+	Event       json.RawMessage  `json:"event"`
+}
+
+type rejectedReason struct {
+	Code   string `json:"code"`
+	Field  string `json:"field"`
+	Value  string `json:"value,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+func encodeRejected(r *rows.RejectedLead) ([]byte, error) {
+	v := rejectedJSON{
+		At: r.At.UTC().Format(time.RFC3339Nano), UserID: r.UserID, AnonymousID: r.AnonymousID,
+		Email: r.Email, Phone: r.Phone, Company: r.Company, Reasons: []rejectedReason{}, Source: r.Source,
+		Event: r.Raw,
+	}
+	if !json.Valid(r.Raw) {
+		v.Event = nil
+	}
+	for i := range r.Reasons {
+		rr := rejectedReason{Code: r.Reasons[i]}
+		if i < len(r.Fields) {
+			rr.Field = r.Fields[i]
+		}
+		if i < len(r.Values) {
+			rr.Value = r.Values[i]
+		}
+		if i < len(r.Details) {
+			rr.Detail = r.Details[i]
+		}
+		v.Reasons = append(v.Reasons, rr)
+	}
+	return json.Marshal(v)
+}
+
 // NewKafka returns a Kafka sink producing score changes to topic with cl,
 // and what opts add. Metrics go to reg (nil: none).
 func NewKafka(cl *kgo.Client, topic string, reg prometheus.Registerer, opts ...KafkaOption) *Kafka {
@@ -106,11 +161,24 @@ func NewKafka(cl *kgo.Client, topic string, reg prometheus.Registerer, opts ...K
 // with WithHandoffs. ctx bounds the wait for buffer space; cancelling it
 // after Write returned does not cancel the records.
 func (k *Kafka) Write(ctx context.Context, b *rows.Batch) error {
-	handoffs := b.Handoffs
+	handoffs, rejected := b.Handoffs, b.Rejected
 	if k.handoffsTopic == "" {
 		handoffs = nil
 	}
-	n := len(b.Changes) + len(handoffs)
+	if k.rejectedTopic == "" {
+		rejected = nil
+	}
+	// Encode first: a record that cannot be encoded fails the batch before
+	// anything is produced.
+	var rejectedValues [][]byte
+	for i := range rejected {
+		v, err := encodeRejected(&rejected[i])
+		if err != nil {
+			return fmt.Errorf("write kafka: encode rejected lead: %w", err)
+		}
+		rejectedValues = append(rejectedValues, v)
+	}
+	n := len(b.Changes) + len(handoffs) + len(rejected)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("write kafka: %w", err)
 	}
@@ -174,6 +242,16 @@ func (k *Kafka) Write(ctx context.Context, b *rows.Batch) error {
 				Key:   buf[:len(h.AccountID):len(h.AccountID)],
 				Value: buf[len(h.AccountID):],
 			}, p)
+		}
+	}
+	if len(rejected) > 0 {
+		p := promise("rejected_leads")
+		for i := range rejected {
+			key := rejected[i].UserID
+			if key == "" {
+				key = rejected[i].AnonymousID
+			}
+			k.cl.Produce(rctx, &kgo.Record{Topic: k.rejectedTopic, Key: []byte(key), Value: rejectedValues[i]}, p)
 		}
 	}
 	if !stop() {

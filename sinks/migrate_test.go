@@ -51,7 +51,8 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		tables = append(tables, name)
 	}
 	require.NoError(t, rs.Err())
-	require.Equal(t, []string{"account_scores", "funnel_transitions", "handoffs", "schema_migrations", "score_changes", "score_events"}, tables)
+	require.Equal(t, []string{"account_peaks", "account_peaks_mv", "account_scores", "channel_costs", "funnel_account_stages", "funnel_accounts", "funnel_accounts_mv",
+		"funnel_transitions", "handoffs", "ip_matches", "rejected_leads", "schema_migrations", "score_changes", "score_events", "visitor_companies"}, tables)
 
 	var recorded uint64
 	require.NoError(t, conn.QueryRow(t.Context(), "SELECT count() FROM "+db+".schema_migrations").Scan(&recorded))
@@ -102,10 +103,12 @@ func requireSchema(t *testing.T, conn driver.Conn, db string) {
 		"reasons_rule": "Array(String)", "reasons_category": "Array(String)", "reasons_points": "Array(Float64)",
 		"rules_version": "String", "as_of": "DateTime", "version": "UInt64",
 		"reasons_count": "Array(UInt32)", "intent": "Float64", "persona": "String", "best_times": "Array(String)",
+		"tags": "Array(String)",
 	}, columns("account_scores"))
 	require.Equal(t, map[string]string{
 		"account_id": "String", "contact_id": "String", "from_stage": "String", "to_stage": "String",
 		"at": "DateTime", "source": "String", "medium": "String", "campaign": "String",
+		"last_source": "String", "last_medium": "String", "last_campaign": "String",
 		"source_topic": "String", "source_partition": "Int32", "source_offset": "Int64",
 	}, columns("funnel_transitions"))
 	require.Equal(t, map[string]string{

@@ -40,6 +40,8 @@ commands:
   check-config  validate the configuration and report every problem
   check-rules   validate a rules file (default: the embedded example rules)
   explain       print why an account or contact has its score, from ClickHouse
+  report        print the funnel, channel or score analytics from ClickHouse (report funnel|channels|scores, --png for a chart)
+  costs         load marketing spend per channel and month from a CSV file (costs load FILE)
 
 Run 'leadscore <command> -h' for the command's flags.
 `
@@ -65,6 +67,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCheckRules(args, stdout, stderr)
 	case "explain":
 		return cmdExplain(args, stdout, stderr)
+	case "report":
+		return cmdReport(args, stdout, stderr)
+	case "costs":
+		return cmdCosts(args, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

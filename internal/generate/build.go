@@ -7,7 +7,11 @@ import (
 	"github.com/leadscore/leadscore/internal/event"
 )
 
-const site = "https://leadscore.example"
+const site = "https://" + SiteHost
+
+// SiteHost is the generated vendor's own web site: its pages refer to each
+// other, which says nothing about a visitor's channel.
+const SiteHost = "leadscore.example"
 
 type sitePage struct{ path, title string }
 

@@ -82,6 +82,28 @@ type AccountScore struct {
 	// account's contacts), best first, as "Tue 10:00" in the contact's
 	// time zone when known, else UTC.
 	BestTimes []string
+	// Tags are a contact's hygiene tags: what its last identify was found
+	// suspicious for (email_freemail, email_role...).
+	Tags []string
+}
+
+// RejectedLead is an identify that failed hygiene: a record of the
+// rejected topic and a row of rejected_leads. Reasons, Fields, Values and
+// Details are parallel: one entry per finding.
+type RejectedLead struct {
+	At          time.Time `json:"at"`
+	UserID      string    `json:"user_id"`
+	AnonymousID string    `json:"anonymous_id"`
+	Email       string    `json:"email"`
+	Phone       string    `json:"phone"`
+	Company     string    `json:"company"`
+	Reasons     []string  `json:"reasons"`
+	Fields      []string  `json:"fields"`
+	Values      []string  `json:"values"`
+	Details     []string  `json:"details"`
+	Source      Source    `json:"source"`
+	// Raw is the original record, the Kafka record's value.
+	Raw []byte `json:"-"`
 }
 
 // Handoff is a lead or account entering the mql stage: a record of the
@@ -146,6 +168,38 @@ type FunnelTransition struct {
 	RecordSource Source
 }
 
+// VisitorCompany is a company identified by its visitors' IP addresses: a
+// row of visitor_companies, the latest per account (highest Version).
+type VisitorCompany struct {
+	AccountID    string
+	Organisation string
+	FirstSeen    time.Time
+	LastSeen     time.Time
+	// Sessions counts visits: page views more than 30 minutes after the
+	// company's previous one start a new one.
+	Sessions uint32
+	Pages    uint32
+	// TopPages are the most viewed paths, most first, with their views.
+	TopPages     []string
+	TopPageViews []uint32
+	Confidence   float64
+	MatchSource  string // override, mmdb or csv
+	Version      uint64
+}
+
+// IPMatches counts the IP lookups an input partition made to resolve
+// anonymous visitors on one UTC day, by match source and class (class
+// "none" and source "" for addresses no range holds): a row of ip_matches.
+// Lookups is cumulative, so the latest row per key has the highest.
+type IPMatches struct {
+	Day         time.Time
+	MatchSource string
+	Class       string
+	Topic       string
+	Partition   int32
+	Lookups     uint64
+}
+
 // Batch is what one worker hands to the sinks at once. Sinks copy what they
 // keep; the caller may reuse the batch after Write returns.
 type Batch struct {
@@ -154,11 +208,15 @@ type Batch struct {
 	Transitions []FunnelTransition
 	Handoffs    []Handoff
 	Events      []ScoreEvent
+	Visitors    []VisitorCompany
+	IPMatches   []IPMatches
+	Rejected    []RejectedLead
 }
 
 // Len is the number of rows in b.
 func (b *Batch) Len() int {
-	return len(b.Changes) + len(b.Scores) + len(b.Transitions) + len(b.Handoffs) + len(b.Events)
+	return len(b.Changes) + len(b.Scores) + len(b.Transitions) + len(b.Handoffs) + len(b.Events) +
+		len(b.Visitors) + len(b.IPMatches) + len(b.Rejected)
 }
 
 // Reset empties b, keeping its capacity.
@@ -168,4 +226,7 @@ func (b *Batch) Reset() {
 	b.Transitions = b.Transitions[:0]
 	b.Handoffs = b.Handoffs[:0]
 	b.Events = b.Events[:0]
+	b.Visitors = b.Visitors[:0]
+	b.IPMatches = b.IPMatches[:0]
+	b.Rejected = b.Rejected[:0]
 }

@@ -1,0 +1,114 @@
+package pipeline
+
+import (
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/leadscore/leadscore/features/hygiene"
+	"github.com/leadscore/leadscore/internal/event"
+	"github.com/leadscore/leadscore/internal/rows"
+)
+
+// Lead hygiene, in the input worker before identity: an identify (a lead's
+// contact data) is checked (features/hygiene); a rejected one goes to the
+// rejected topic and rejected_leads with every reason and is not linked,
+// and the events of its person are not scored until an identify of that
+// person passes; a suspicious one is kept and its tags travel with it to
+// the contact.
+
+// resultRejected is the records_total result of events of rejected leads.
+const resultRejected = "rejected_lead"
+
+// screen checks ev and reports whether it goes on to identity, with the
+// suspicious tags of an identify.
+func (w *worker) screen(r *kgo.Record, ev *event.Event) ([]string, bool) {
+	if ev.Type != event.TypeIdentify {
+		if w.isRejected(ev) {
+			w.metrics.records.WithLabelValues(resultRejected).Inc()
+			return nil, false
+		}
+		return nil, true
+	}
+	in := hygiene.InputFromEvent(ev)
+	v := &w.verdict
+	w.checker.Check(&in, v)
+	if v.Rejected {
+		w.reject(r, ev, v)
+		w.markRejected(ev, true)
+		w.metrics.records.WithLabelValues(resultRejected).Inc()
+		return nil, false
+	}
+	w.markRejected(ev, false)
+	if len(v.Tags) == 0 {
+		return nil, true
+	}
+	tags := make([]string, len(v.Tags))
+	for i, t := range v.Tags {
+		tags[i] = string(t)
+	}
+	return tags, true
+}
+
+// personKeys are the identity keys of an event's person.
+func personKeys(ev *event.Event) (keys [2]string) {
+	if ev.UserID != "" {
+		keys[0] = "u:" + ev.UserID
+	}
+	if ev.AnonymousID != "" {
+		keys[1] = "a:" + ev.AnonymousID
+	}
+	return keys
+}
+
+func (w *worker) isRejected(ev *event.Event) bool {
+	if len(w.rejected) == 0 {
+		return false
+	}
+	for _, k := range personKeys(ev) {
+		if k != "" && w.rejected[k] {
+			return true
+		}
+	}
+	return false
+}
+
+// markRejected records (or clears) the rejection of ev's person.
+func (w *worker) markRejected(ev *event.Event, rejected bool) {
+	for _, k := range personKeys(ev) {
+		if k == "" || w.rejected[k] == rejected {
+			continue
+		}
+		if w.rejected == nil {
+			w.rejected = map[string]bool{}
+			w.rejectedDirty = map[string]struct{}{}
+		}
+		if rejected {
+			w.rejected[k] = true
+		} else {
+			delete(w.rejected, k)
+		}
+		w.rejectedDirty[k] = struct{}{}
+	}
+}
+
+// reject writes the rejected lead's rows.
+func (w *worker) reject(r *kgo.Record, ev *event.Event, v *hygiene.Verdict) {
+	rl := rows.RejectedLead{
+		At: ev.Time, UserID: ev.UserID, AnonymousID: ev.AnonymousID,
+		Email: ev.Traits.Email, Phone: ev.Traits.Phone, Company: ev.Traits.Company.Name,
+		Source: rows.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset},
+		Raw:    r.Value,
+	}
+	for _, f := range v.Findings {
+		if f.Severity == hygiene.SeverityOff {
+			continue
+		}
+		rl.Reasons = append(rl.Reasons, string(f.Code))
+		rl.Fields = append(rl.Fields, f.Field)
+		rl.Values = append(rl.Values, f.Value)
+		rl.Details = append(rl.Details, f.Detail)
+		if f.Severity == hygiene.SeverityReject {
+			w.metrics.rejectedLeads.WithLabelValues(string(f.Code)).Inc()
+		}
+	}
+	w.batch.Rejected = append(w.batch.Rejected, rl)
+}
