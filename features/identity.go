@@ -248,6 +248,20 @@ func (id *Identity) Resolve(ev *event.Event) (string, Method) {
 	return "", MethodNone
 }
 
+// Linked returns the account ev's person is linked to already (its userId's
+// link, else its anonymousId's), without linking anything.
+func (id *Identity) Linked(ev *event.Event) (string, bool) {
+	if ev.UserID != "" {
+		if a, ok := id.person("u:" + ev.UserID); ok {
+			return a, true
+		}
+	}
+	if ev.AnonymousID != "" {
+		return id.person("a:" + ev.AnonymousID)
+	}
+	return "", false
+}
+
 // groupOf is the account an event names itself: a group call's groupId,
 // context.groupId, or properties.domain (intent and CRM events may carry only
 // the account).

@@ -71,7 +71,10 @@ type KafkaConfig struct {
 	// RejectedTopic receives every lead that failed hygiene, with its
 	// reasons and the original record.
 	RejectedTopic string `yaml:"rejected_topic"`
-	DLQTopic      string `yaml:"dlq_topic"`
+	// ContactChangesTopic receives job_changed records: a known contact
+	// now at another company.
+	ContactChangesTopic string `yaml:"contact_changes_topic"`
+	DLQTopic            string `yaml:"dlq_topic"`
 	// ChangelogTopic is the compacted topic that holds the partition state
 	// (default: the group name + "-changelog"). It needs at least as many
 	// partitions as the input topics.
@@ -217,16 +220,17 @@ func DefaultConfig() Config {
 		IPMatch: IPMatchConfig{ipmatch.DefaultConfig()},
 		Hygiene: HygieneConfig{Enabled: true, Config: hygiene.DefaultConfig()},
 		Kafka: KafkaConfig{
-			Embedded:          EmbeddedConfig{Listen: "127.0.0.1:9092"},
-			Group:             "leadscore",
-			ClientID:          "leadscore",
-			Topics:            []string{"leadscore.events"},
-			ScoreChangesTopic: "leadscore.score-changes",
-			HandoffsTopic:     "leadscore.handoffs",
-			RejectedTopic:     "leadscore.rejected",
-			DLQTopic:          "leadscore.dlq",
-			Partitions:        4,
-			SessionTimeout:    Duration(45 * time.Second),
+			Embedded:            EmbeddedConfig{Listen: "127.0.0.1:9092"},
+			Group:               "leadscore",
+			ClientID:            "leadscore",
+			Topics:              []string{"leadscore.events"},
+			ScoreChangesTopic:   "leadscore.score-changes",
+			HandoffsTopic:       "leadscore.handoffs",
+			RejectedTopic:       "leadscore.rejected",
+			ContactChangesTopic: "leadscore.contact-changes",
+			DLQTopic:            "leadscore.dlq",
+			Partitions:          4,
+			SessionTimeout:      Duration(45 * time.Second),
 		},
 		ClickHouse: ClickHouseConfig{
 			Addr:          []string{"127.0.0.1:9000"},
@@ -408,7 +412,7 @@ func (c *Config) Validate() error {
 		if t == "" {
 			bad("kafka.topics["+strconv.Itoa(i)+"]", "must not be empty")
 		}
-		if t == c.Kafka.ScoreChangesTopic || t == c.Kafka.DLQTopic || t == c.Kafka.HandoffsTopic || t == c.Kafka.RejectedTopic {
+		if t == c.Kafka.ScoreChangesTopic || t == c.Kafka.DLQTopic || t == c.Kafka.HandoffsTopic || t == c.Kafka.RejectedTopic || t == c.Kafka.ContactChangesTopic {
 			bad("kafka.topics["+strconv.Itoa(i)+"]", "%q is also an output topic", t)
 		}
 	}

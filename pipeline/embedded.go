@@ -29,7 +29,7 @@ func StartEmbedded(cfg Config) (*kfake.Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start embedded kafka: kafka.embedded.listen: port %q: %w", portStr, err)
 	}
-	topics := append(append([]string(nil), cfg.Kafka.Topics...), cfg.Kafka.ScoreChangesTopic, cfg.Kafka.HandoffsTopic, cfg.Kafka.RejectedTopic, cfg.Kafka.DLQTopic, cfg.changelogTopic(), cfg.repartitionTopic())
+	topics := append(append([]string(nil), cfg.Kafka.Topics...), cfg.Kafka.ScoreChangesTopic, cfg.Kafka.HandoffsTopic, cfg.Kafka.RejectedTopic, cfg.Kafka.ContactChangesTopic, cfg.Kafka.DLQTopic, cfg.changelogTopic(), cfg.repartitionTopic())
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.Ports(port),
@@ -110,7 +110,7 @@ func createTopics(ctx context.Context, cfg Config) error {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	topics := append(append([]string(nil), cfg.Kafka.Topics...), cfg.Kafka.ScoreChangesTopic, cfg.Kafka.HandoffsTopic, cfg.Kafka.RejectedTopic, cfg.Kafka.DLQTopic)
+	topics := append(append([]string(nil), cfg.Kafka.Topics...), cfg.Kafka.ScoreChangesTopic, cfg.Kafka.HandoffsTopic, cfg.Kafka.RejectedTopic, cfg.Kafka.ContactChangesTopic, cfg.Kafka.DLQTopic)
 	resp, err := adm.CreateTopics(ctx, cfg.Kafka.Partitions, -1, nil, topics...)
 	if err != nil {
 		return fmt.Errorf("create topics: %w", err)

@@ -360,7 +360,7 @@ func (e *Engine) connect() error {
 	e.dlq = &deadLetters{cl: e.cl, topic: kc.DLQTopic}
 	// Kafka first: a cycle's flush waits for the topic, then ClickHouse.
 	e.sinks = []sinks.Sink{sinks.NewKafka(e.cl, kc.ScoreChangesTopic, e.reg,
-		sinks.WithHandoffs(kc.HandoffsTopic), sinks.WithRejected(kc.RejectedTopic))}
+		sinks.WithHandoffs(kc.HandoffsTopic), sinks.WithRejected(kc.RejectedTopic), sinks.WithContactChanges(kc.ContactChangesTopic))}
 	if e.ch != nil {
 		e.sinks = append(e.sinks, e.ch)
 	}

@@ -112,3 +112,22 @@ func (w *worker) reject(r *kgo.Record, ev *event.Event, v *hygiene.Verdict) {
 	}
 	w.batch.Rejected = append(w.batch.Rejected, rl)
 }
+
+// jobChange emits a job_changed record when a known contact's identify
+// names another company than the one it is linked to (free-mail on either
+// side says nothing). The link then moves to the new company.
+func (w *worker) jobChange(r *kgo.Record, ev *event.Event, account string) {
+	old, ok := w.identity.Linked(ev)
+	if !ok || old == account {
+		return
+	}
+	if _, changed := w.checker.JobChange(old, account); !changed {
+		return
+	}
+	w.batch.Contacts = append(w.batch.Contacts, rows.ContactChange{
+		Kind: string(hygiene.CodeJobChanged), UserID: ev.UserID, AnonymousID: ev.AnonymousID,
+		Email: ev.Traits.Email, From: old, To: account, At: ev.Time,
+		Source: rows.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset},
+	})
+	w.metrics.jobChanges.Inc()
+}

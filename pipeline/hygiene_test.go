@@ -129,3 +129,58 @@ func TestRejectedLeads(t *testing.T) {
 	// Two replies at +1m decayed to the chat at +2h, and the chat.
 	require.InDelta(t, 50*math.Pow(0.5, float64(119*time.Minute)/float64(14*24*time.Hour))+15, acct, 1e-9)
 }
+
+// TestJobChanged: a known contact whose identify names another company
+// emits job_changed on the contact-changes topic; a switch to free-mail
+// says nothing about the company and emits nothing.
+func TestJobChanged(t *testing.T) {
+	h := newHarness(t)
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	n := 0
+	identify := func(user, email string, at time.Time) []byte {
+		n++
+		return fmt.Appendf(nil, `{"type":"identify","messageId":"j-%d","anonymousId":"a-%s","userId":%q,"timestamp":%q,"traits":{"email":%q}}`,
+			n, user, user, at.Format(time.RFC3339), email)
+	}
+	recs := [][]byte{
+		identify("u1", "joe@acme.com", t0),
+		identify("u2", "ann@acme.com", t0),
+		identify("u1", "joe@globex.com", t0.Add(24*time.Hour)),
+		identify("u2", "ann.private@gmail.com", t0.Add(24*time.Hour)),
+		identify("u1", "joe@globex.com", t0.Add(48*time.Hour)), // the same company again
+	}
+	stop := h.runEngine()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(h.cfg.Kafka.Brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	require.NoError(t, err)
+	for _, v := range recs {
+		require.NoError(t, cl.ProduceSync(context.Background(), &kgo.Record{Topic: h.cfg.Kafka.Topics[0], Partition: 2, Value: v}).FirstErr())
+	}
+	cl.Close()
+	h.waitCaughtUp()
+	require.NoError(t, stop())
+
+	out := h.consumeAll(h.cfg.Kafka.ContactChangesTopic)
+	require.Len(t, out, 1)
+	var v struct {
+		Kind, UserID, From, To string
+		At                     time.Time
+	}
+	require.NoError(t, json.Unmarshal(out[0].Value, &v))
+	require.Equal(t, "u1", string(out[0].Key))
+	require.Equal(t, "job_changed", v.Kind)
+	require.Equal(t, "acme.com", v.From)
+	require.Equal(t, "globex.com", v.To)
+	require.True(t, t0.Add(24*time.Hour).Equal(v.At))
+
+	// The contact is scored at its new company from then on.
+	var accounts []string
+	rows, err := h.conn.Query(context.Background(), `SELECT account_id FROM account_scores FINAL WHERE contact_id = 'u1' ORDER BY account_id`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var a string
+		require.NoError(t, rows.Scan(&a))
+		accounts = append(accounts, a)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{"acme.com", "globex.com"}, accounts, "a contact row at each company it was seen at")
+}

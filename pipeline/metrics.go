@@ -28,6 +28,7 @@ type metrics struct {
 	rulesReloads    *prometheus.CounterVec
 	rulesInfo       *prometheus.GaugeVec
 	rejectedLeads   *prometheus.CounterVec
+	jobChanges      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -122,6 +123,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "leadscore_pipeline_rejected_leads_total",
 			Help: "Rejected leads by reason code (a lead with several reasons counts under each).",
 		}, []string{"reason"}),
+		jobChanges: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_job_changes_total",
+			Help: "Known contacts whose identify named another company (job_changed records).",
+		}),
 		rulesInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "leadscore_rules_info",
 			Help: "1 for the rules version in force.",
@@ -134,7 +139,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.records, m.deadLetters, m.changes, m.accounts, m.partitions,
 			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.sinkDown, m.evicted, m.linksEvicted, m.sessionRestarts, m.visitorsEvicted, m.reloaded, m.storeBytes, m.rekeyHop,
-			m.handoffs, m.decayChanges, m.contactsDropped, m.rulesReloads, m.rulesInfo, m.rejectedLeads)
+			m.handoffs, m.decayChanges, m.contactsDropped, m.rulesReloads, m.rulesInfo, m.rejectedLeads, m.jobChanges)
 	}
 	m.rekeyHop.Set(0)
 	return m

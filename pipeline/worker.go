@@ -274,6 +274,9 @@ func (w *worker) ingest(r *kgo.Record) {
 		}
 	}
 	id, method := w.identity.Resolve(ev)
+	if w.checker != nil && ev.Type == event.TypeIdentify && method == features.MethodPerson {
+		w.jobChange(r, ev, id)
+	}
 	if method == features.MethodNone {
 		if ev.Type == event.TypePage || ev.Type == event.TypeTrack {
 			w.identity.Park(ev)

@@ -39,6 +39,7 @@ type Kafka struct {
 	topic         string
 	handoffsTopic string // "": handoffs are not produced
 	rejectedTopic string // "": rejected leads are not produced
+	contactsTopic string // "": contact changes are not produced
 	m             *sinkMetrics
 
 	// life bounds the records: a record outlives the Write that produced
@@ -91,6 +92,14 @@ func WithHandoffs(topic string) KafkaOption {
 // field, value, detail), the source and the original record as "event".
 func WithRejected(topic string) KafkaOption {
 	return kafkaOption(func(k *Kafka) { k.rejectedTopic = topic })
+}
+
+// WithContactChanges makes the sink produce the batches' contact changes
+// (job_changed) to topic (default leadscore.contact-changes), keyed by the
+// contact's userId (else its anonymousId), as the JSON of
+// rows.ContactChange.
+func WithContactChanges(topic string) KafkaOption {
+	return kafkaOption(func(k *Kafka) { k.contactsTopic = topic })
 }
 
 // rejectedJSON is a rejected-topic record.
@@ -161,9 +170,12 @@ func NewKafka(cl *kgo.Client, topic string, reg prometheus.Registerer, opts ...K
 // with WithHandoffs. ctx bounds the wait for buffer space; cancelling it
 // after Write returned does not cancel the records.
 func (k *Kafka) Write(ctx context.Context, b *rows.Batch) error {
-	handoffs, rejected := b.Handoffs, b.Rejected
+	handoffs, rejected, contacts := b.Handoffs, b.Rejected, b.Contacts
 	if k.handoffsTopic == "" {
 		handoffs = nil
+	}
+	if k.contactsTopic == "" {
+		contacts = nil
 	}
 	if k.rejectedTopic == "" {
 		rejected = nil
@@ -178,7 +190,15 @@ func (k *Kafka) Write(ctx context.Context, b *rows.Batch) error {
 		}
 		rejectedValues = append(rejectedValues, v)
 	}
-	n := len(b.Changes) + len(handoffs) + len(rejected)
+	var contactValues [][]byte
+	for i := range contacts {
+		v, err := json.Marshal(&contacts[i])
+		if err != nil {
+			return fmt.Errorf("write kafka: encode contact change: %w", err)
+		}
+		contactValues = append(contactValues, v)
+	}
+	n := len(b.Changes) + len(handoffs) + len(rejected) + len(contacts)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("write kafka: %w", err)
 	}
@@ -252,6 +272,16 @@ func (k *Kafka) Write(ctx context.Context, b *rows.Batch) error {
 				key = rejected[i].AnonymousID
 			}
 			k.cl.Produce(rctx, &kgo.Record{Topic: k.rejectedTopic, Key: []byte(key), Value: rejectedValues[i]}, p)
+		}
+	}
+	if len(contacts) > 0 {
+		p := promise("contact_changes")
+		for i := range contacts {
+			key := contacts[i].UserID
+			if key == "" {
+				key = contacts[i].AnonymousID
+			}
+			k.cl.Produce(rctx, &kgo.Record{Topic: k.contactsTopic, Key: []byte(key), Value: contactValues[i]}, p)
 		}
 	}
 	if !stop() {

@@ -200,6 +200,20 @@ type IPMatches struct {
 	Lookups     uint64
 }
 
+// ContactChange is a change in a known contact's situation: a record of
+// the contact-changes topic. Kind "job_changed": an identify of a contact
+// linked to one company names another company domain (From, To).
+type ContactChange struct {
+	Kind        string    `json:"kind"`
+	UserID      string    `json:"user_id"`
+	AnonymousID string    `json:"anonymous_id"`
+	Email       string    `json:"email"`
+	From        string    `json:"from"`
+	To          string    `json:"to"`
+	At          time.Time `json:"at"`
+	Source      Source    `json:"source"`
+}
+
 // Batch is what one worker hands to the sinks at once. Sinks copy what they
 // keep; the caller may reuse the batch after Write returns.
 type Batch struct {
@@ -211,12 +225,13 @@ type Batch struct {
 	Visitors    []VisitorCompany
 	IPMatches   []IPMatches
 	Rejected    []RejectedLead
+	Contacts    []ContactChange
 }
 
 // Len is the number of rows in b.
 func (b *Batch) Len() int {
 	return len(b.Changes) + len(b.Scores) + len(b.Transitions) + len(b.Handoffs) + len(b.Events) +
-		len(b.Visitors) + len(b.IPMatches) + len(b.Rejected)
+		len(b.Visitors) + len(b.IPMatches) + len(b.Rejected) + len(b.Contacts)
 }
 
 // Reset empties b, keeping its capacity.
@@ -229,4 +244,5 @@ func (b *Batch) Reset() {
 	b.Visitors = b.Visitors[:0]
 	b.IPMatches = b.IPMatches[:0]
 	b.Rejected = b.Rejected[:0]
+	b.Contacts = b.Contacts[:0]
 }
