@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/leadscore/leadscore/features"
+	"github.com/leadscore/leadscore/features/hygiene"
 	"github.com/leadscore/leadscore/internal/statestore"
 )
 
@@ -35,6 +36,7 @@ import (
 //	c             the window's cursor (JSON)
 //	m:<day|source|class>  the partition's IP lookups of that kind (decimal)
 //	x:<person>    a rejected lead's person ("1"); empty value when cleared
+//	l:<lead>      a lead of the de-duplication index (JSON); empty when it left
 const (
 	kindAccount = 'a'
 	kindPerson  = 'p'
@@ -43,6 +45,7 @@ const (
 	kindCursor  = 'c'
 	kindIPCount = 'm'
 	kindReject  = 'x'
+	kindLead    = 'l'
 )
 
 func changelogKey(topic string, kind byte, id string) []byte {
@@ -79,6 +82,21 @@ func (w *worker) changes(produce func(*kgo.Record), topic string, accounts []str
 		rec(changelogKey(w.topic, kindReject, k), v)
 	}
 	clear(w.rejectedDirty)
+	var lerr error
+	if w.leads != nil {
+		w.leads.Changes(func(id string, e *hygiene.DedupEntry) {
+			var v []byte
+			if e != nil {
+				if v, lerr = json.Marshal(e); lerr != nil {
+					return
+				}
+			}
+			rec(changelogKey(w.topic, kindLead, id), v)
+		})
+	}
+	if lerr != nil {
+		return fmt.Errorf("encode lead: %w", lerr)
+	}
 	for _, id := range accounts {
 		v, err := json.Marshal(w.accounts[id])
 		if err != nil {
@@ -280,6 +298,15 @@ func (w *worker) restoreRecord(kind byte, id string, v []byte, cursor **dedupCur
 			h[i] = binary.LittleEndian.Uint64(v[8*i:])
 		}
 		w.dedup.RestoreChunk(chunk, h)
+	case kindLead:
+		if len(v) == 0 || w.checker == nil {
+			return nil // left the index: expiry drops it again
+		}
+		var e hygiene.DedupEntry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return fmt.Errorf("decode lead %s: %w", id, err)
+		}
+		w.leadIndex().Restore([]hygiene.DedupEntry{e})
 	case kindReject:
 		if len(v) == 0 {
 			delete(w.rejected, id)

@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"strconv"
+
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/leadscore/leadscore/features/hygiene"
@@ -38,6 +40,18 @@ func (w *worker) screen(r *kgo.Record, ev *event.Event) ([]string, bool) {
 		return nil, false
 	}
 	w.markRejected(ev, false)
+	if w.sendLead != nil {
+		l := hygiene.Lead{ID: ev.UserID, Source: r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10), Contact: v.Contact}
+		if l.ID == "" {
+			l.ID = v.Contact.EmailKey
+		}
+		if l.ID != "" {
+			if err := w.sendLead(l, ev.Time, r); err != nil {
+				w.dlq.send(r, "forward_failed", err.Error())
+				w.metrics.deadLetters.WithLabelValues("forward_failed").Inc()
+			}
+		}
+	}
 	if len(v.Tags) == 0 {
 		return nil, true
 	}

@@ -184,3 +184,55 @@ func TestJobChanged(t *testing.T) {
 	require.NoError(t, rows.Err())
 	require.Equal(t, []string{"acme.com", "globex.com"}, accounts, "a contact row at each company it was seen at")
 }
+
+// TestLeadDuplicates: duplicates of a lead arriving on other input
+// partitions, and after a restart, are found and recorded in lead_merges
+// with the policy and rule that matched; distinct leads are not.
+func TestLeadDuplicates(t *testing.T) {
+	h := newHarness(t)
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	n := 0
+	identify := func(user, traits string, at time.Time) []byte {
+		n++
+		return fmt.Appendf(nil, `{"type":"identify","messageId":"d-%d","userId":%q,"timestamp":%q,"traits":{%s}}`,
+			n, user, at.Format(time.RFC3339), traits)
+	}
+	produce := func(part int32, vals ...[]byte) {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(h.cfg.Kafka.Brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		require.NoError(t, err)
+		defer cl.Close()
+		for _, v := range vals {
+			require.NoError(t, cl.ProduceSync(context.Background(), &kgo.Record{Topic: h.cfg.Kafka.Topics[0], Partition: part, Value: v}).FirstErr())
+		}
+	}
+	stop := h.runEngine()
+	produce(0, identify("u-a", `"email":"jane@acme.com"`, t0), identify("u-c", `"email":"li@globex.com","phone":"13901082237"`, t0))
+	// The lead seen first survives; let the first two be seen first.
+	h.waitCaughtUp()
+	produce(3, identify("u-b", `"email":"Jane@ACME.com"`, t0.Add(time.Hour)), // the same e-mail, another partition
+		identify("u-d", `"email":"wei@initech.com","phone":"+86 139 0108 2237"`, t0.Add(time.Hour)), // the same phone
+		identify("u-x", `"email":"bob@acme.com"`, t0.Add(time.Hour)))                                // a colleague: no duplicate
+	h.waitCaughtUp()
+	require.NoError(t, stop())
+
+	// After a restart the index comes back from the changelog.
+	stop = h.runEngine()
+	produce(2, identify("u-e", `"email":"jane+promo@acme.com"`, t0.Add(48*time.Hour)))
+	h.waitCaughtUp()
+	require.NoError(t, stop())
+
+	rows, err := h.conn.Query(context.Background(), `SELECT lead_id, existing_id, policy, kind, rule, action FROM lead_merges FINAL ORDER BY lead_id`)
+	require.NoError(t, err)
+	var got []string
+	for rows.Next() {
+		var lead, existing, policy, kind, rule, action string
+		require.NoError(t, rows.Scan(&lead, &existing, &policy, &kind, &rule, &action))
+		got = append(got, fmt.Sprintf("%s->%s %s %s %s", lead, existing, policy, rule, action))
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{
+		"u-b->u-a email email=jane@acme.com merge",
+		"u-d->u-c phone phone=+8613901082237 merge",
+		"u-e->u-a email email=jane@acme.com merge",
+	}, got)
+}

@@ -29,6 +29,7 @@ type metrics struct {
 	rulesInfo       *prometheus.GaugeVec
 	rejectedLeads   *prometheus.CounterVec
 	jobChanges      prometheus.Counter
+	leadMerges      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -123,6 +124,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "leadscore_pipeline_rejected_leads_total",
 			Help: "Rejected leads by reason code (a lead with several reasons counts under each).",
 		}, []string{"reason"}),
+		leadMerges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_lead_duplicates_total",
+			Help: "Leads found to duplicate an earlier one, by the kind of the policy that matched (phone, email, wechat, company).",
+		}, []string{"kind"}),
 		jobChanges: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "leadscore_pipeline_job_changes_total",
 			Help: "Known contacts whose identify named another company (job_changed records).",
@@ -139,7 +144,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.records, m.deadLetters, m.changes, m.accounts, m.partitions,
 			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.sinkDown, m.evicted, m.linksEvicted, m.sessionRestarts, m.visitorsEvicted, m.reloaded, m.storeBytes, m.rekeyHop,
-			m.handoffs, m.decayChanges, m.contactsDropped, m.rulesReloads, m.rulesInfo, m.rejectedLeads, m.jobChanges)
+			m.handoffs, m.decayChanges, m.contactsDropped, m.rulesReloads, m.rulesInfo, m.rejectedLeads, m.jobChanges, m.leadMerges)
 	}
 	m.rekeyHop.Set(0)
 	return m

@@ -118,6 +118,9 @@ type worker struct {
 	// Input workers with hygiene: the checker, its verdict (reused), and
 	// the person keys of rejected leads, whose events are not scored.
 	checker       *hygiene.Checker
+	sendLead      func(l hygiene.Lead, at time.Time, r *kgo.Record) error
+	leads         *hygiene.DedupIndex // scoring workers: the leads whose keys they own
+	repartitions  int
 	verdict       hygiene.Verdict
 	rejected      map[string]bool // "u:"/"a:" key of a rejected lead's person
 	rejectedDirty map[string]struct{}
@@ -164,8 +167,9 @@ func newWorker(e *Engine, topic string, partition int32) *worker {
 	if w.links != nil {
 		w.identity.SetSpill(identitySpill{w})
 	}
-	if !w.rekeyed {
-		w.checker = e.checker
+	w.checker, w.repartitions = e.checker, e.repartitions
+	if !w.rekeyed && e.checker != nil {
+		w.sendLead = e.sendLead
 	}
 	if e.ipLookup != nil && !w.rekeyed {
 		w.ip = e.ipLookup
@@ -207,6 +211,10 @@ func (w *worker) process(ctx context.Context, recs []*kgo.Record, out rowWriter)
 			continue // a transaction marker
 		}
 		if w.rekeyed {
+			if isLead(r) {
+				w.dedupLead(r)
+				continue
+			}
 			if isHeartbeat(r) {
 				var hb heartbeat
 				if err := json.Unmarshal(r.Value, &hb); err == nil {

@@ -453,19 +453,20 @@ type chBlock struct {
 	visitors    visitorColumns
 	ipMatches   ipMatchColumns
 	rejected    rejectedColumns
+	merges      mergeColumns
 	sent        [chTables]bool // tables of the block inserted already
 }
 
 // chTables is the number of tables a block holds.
-const chTables = 8
+const chTables = 9
 
 func (b *chBlock) tables() [chTables]chTable {
-	return [chTables]chTable{&b.changes, &b.scores, &b.transitions, &b.handoffs, &b.events, &b.visitors, &b.ipMatches, &b.rejected}
+	return [chTables]chTable{&b.changes, &b.scores, &b.transitions, &b.handoffs, &b.events, &b.visitors, &b.ipMatches, &b.rejected, &b.merges}
 }
 
 func (b *chBlock) len() int {
 	return b.changes.len() + b.scores.len() + b.transitions.len() + b.handoffs.len() + b.events.len() +
-		b.visitors.len() + b.ipMatches.len() + b.rejected.len()
+		b.visitors.len() + b.ipMatches.len() + b.rejected.len() + b.merges.len()
 }
 
 func (b *chBlock) add(rb *rows.Batch) {
@@ -493,6 +494,9 @@ func (b *chBlock) add(rb *rows.Batch) {
 	for i := range rb.Rejected {
 		b.rejected.add(&rb.Rejected[i])
 	}
+	for i := range rb.Merges {
+		b.merges.add(&rb.Merges[i])
+	}
 }
 
 // reset empties b for reuse, keeping capacity but no references.
@@ -505,6 +509,7 @@ func (b *chBlock) reset() {
 	b.visitors.reset()
 	b.ipMatches.reset()
 	b.rejected.reset()
+	b.merges.reset()
 	b.sent = [chTables]bool{}
 }
 

@@ -170,3 +170,78 @@ func (c *rejectedColumns) reset() {
 	c.sourcePartition = c.sourcePartition[:0]
 	c.sourceOffset = c.sourceOffset[:0]
 }
+
+// mergeColumns holds lead_merges rows: the de-duplication audit trail.
+type mergeColumns struct {
+	at                                          []int64
+	leadID, existingID, matchedID, policy, kind []string
+	rule                                        []string
+	score                                       []float64
+	action, owner, notifyOwner, leadSource      []string
+	existingAt                                  []int64
+	sourceTopic                                 []string
+	sourcePartition                             []int32
+	sourceOffset                                []int64
+}
+
+func (c *mergeColumns) table() string { return "lead_merges" }
+func (c *mergeColumns) len() int      { return len(c.at) }
+
+func (c *mergeColumns) add(r *rows.LeadMerge) {
+	c.at = append(c.at, dateTime(r.At))
+	c.leadID = append(c.leadID, r.LeadID)
+	c.existingID = append(c.existingID, r.ExistingID)
+	c.matchedID = append(c.matchedID, r.MatchedID)
+	c.policy = append(c.policy, r.Policy)
+	c.kind = append(c.kind, r.Kind)
+	c.rule = append(c.rule, r.Rule)
+	c.score = append(c.score, r.Score)
+	c.action = append(c.action, r.Action)
+	c.owner = append(c.owner, r.Owner)
+	c.notifyOwner = append(c.notifyOwner, r.NotifyOwner)
+	c.leadSource = append(c.leadSource, r.LeadSource)
+	c.existingAt = append(c.existingAt, dateTime(r.ExistingAt))
+	c.sourceTopic = append(c.sourceTopic, r.Source.Topic)
+	c.sourcePartition = append(c.sourcePartition, r.Source.Partition)
+	c.sourceOffset = append(c.sourceOffset, r.Source.Offset)
+}
+
+func (c *mergeColumns) columns() []chColumn {
+	return []chColumn{
+		{"at", c.at},
+		{"lead_id", c.leadID},
+		{"existing_id", c.existingID},
+		{"matched_id", c.matchedID},
+		{"policy", c.policy},
+		{"kind", c.kind},
+		{"rule", c.rule},
+		{"score", c.score},
+		{"action", c.action},
+		{"owner", c.owner},
+		{"notify_owner", c.notifyOwner},
+		{"lead_source", c.leadSource},
+		{"existing_at", c.existingAt},
+		{"source_topic", c.sourceTopic},
+		{"source_partition", c.sourcePartition},
+		{"source_offset", c.sourceOffset},
+	}
+}
+
+func (c *mergeColumns) reset() {
+	c.at = c.at[:0]
+	c.leadID = truncate(c.leadID)
+	c.existingID = truncate(c.existingID)
+	c.matchedID = truncate(c.matchedID)
+	c.policy = truncate(c.policy)
+	c.kind = truncate(c.kind)
+	c.rule = truncate(c.rule)
+	c.score = c.score[:0]
+	c.action = truncate(c.action)
+	c.owner = truncate(c.owner)
+	c.notifyOwner = truncate(c.notifyOwner)
+	c.leadSource = truncate(c.leadSource)
+	c.existingAt = c.existingAt[:0]
+	c.sourceTopic = truncate(c.sourceTopic)
+	c.sourcePartition = c.sourcePartition[:0]
+	c.sourceOffset = c.sourceOffset[:0]
+}

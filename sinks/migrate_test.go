@@ -52,7 +52,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	}
 	require.NoError(t, rs.Err())
 	require.Equal(t, []string{"account_peaks", "account_peaks_mv", "account_scores", "channel_costs", "funnel_account_stages", "funnel_accounts", "funnel_accounts_mv",
-		"funnel_transitions", "handoffs", "ip_matches", "rejected_leads", "schema_migrations", "score_changes", "score_events", "visitor_companies"}, tables)
+		"funnel_transitions", "handoffs", "ip_matches", "lead_merges", "rejected_leads", "schema_migrations", "score_changes", "score_events", "visitor_companies"}, tables)
 
 	var recorded uint64
 	require.NoError(t, conn.QueryRow(t.Context(), "SELECT count() FROM "+db+".schema_migrations").Scan(&recorded))

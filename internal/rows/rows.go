@@ -214,6 +214,27 @@ type ContactChange struct {
 	Source      Source    `json:"source"`
 }
 
+// LeadMerge is a lead found to duplicate an earlier one: a row of
+// lead_merges, the audit trail of de-duplication. Action is what the
+// matching policy says to do (merge, reassign or tag); NotifyOwner the
+// previous owner to tell when a reassign changes the owner.
+type LeadMerge struct {
+	At          time.Time
+	LeadID      string
+	ExistingID  string
+	MatchedID   string
+	Policy      string
+	Kind        string
+	Rule        string
+	Score       float64
+	Action      string
+	Owner       string
+	NotifyOwner string
+	LeadSource  string
+	ExistingAt  time.Time
+	Source      Source
+}
+
 // Batch is what one worker hands to the sinks at once. Sinks copy what they
 // keep; the caller may reuse the batch after Write returns.
 type Batch struct {
@@ -226,12 +247,13 @@ type Batch struct {
 	IPMatches   []IPMatches
 	Rejected    []RejectedLead
 	Contacts    []ContactChange
+	Merges      []LeadMerge
 }
 
 // Len is the number of rows in b.
 func (b *Batch) Len() int {
 	return len(b.Changes) + len(b.Scores) + len(b.Transitions) + len(b.Handoffs) + len(b.Events) +
-		len(b.Visitors) + len(b.IPMatches) + len(b.Rejected) + len(b.Contacts)
+		len(b.Visitors) + len(b.IPMatches) + len(b.Rejected) + len(b.Contacts) + len(b.Merges)
 }
 
 // Reset empties b, keeping its capacity.
@@ -245,4 +267,5 @@ func (b *Batch) Reset() {
 	b.IPMatches = b.IPMatches[:0]
 	b.Rejected = b.Rejected[:0]
 	b.Contacts = b.Contacts[:0]
+	b.Merges = b.Merges[:0]
 }

@@ -6,3 +6,4 @@ INSERT INTO score_events (account_id, contact_id, at, type, event, path, rules, 
 INSERT INTO visitor_companies (account_id, organisation, first_seen, last_seen, sessions, pages, top_pages, top_page_views, confidence, match_source, version);
 INSERT INTO ip_matches (day, match_source, class, source_topic, source_partition, lookups);
 INSERT INTO rejected_leads (at, user_id, anonymous_id, email, phone, company, reasons, fields, field_values, details, source_topic, source_partition, source_offset);
+INSERT INTO lead_merges (at, lead_id, existing_id, matched_id, policy, kind, rule, score, action, owner, notify_owner, lead_source, existing_at, source_topic, source_partition, source_offset);

@@ -1,0 +1,108 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/segmentio/encoding/json"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/leadscore/leadscore/features/hygiene"
+	"github.com/leadscore/leadscore/internal/rows"
+)
+
+// Lead de-duplication across partitions. Duplicates of one lead arrive on
+// any input partition, so an input worker sends each lead that passed
+// hygiene through the repartition topic once per scoring partition that
+// owns one of its blocking keys (hygiene.Checker.Keys: the normalised
+// phone, e-mail, WeChat id and company core), keyed "lead|<key>". The
+// scoring worker of that partition keeps a hygiene.DedupIndex of the leads
+// whose keys it owns, in its changelog ("l:" keys), so duplicates meet in
+// one place across partitions and restarts. Each match is a lead_merges
+// row with the policy and rule that matched and the action to take; the
+// same pair found through two keys on two partitions is one row after
+// FINAL.
+
+// headerLead marks a lead record on the repartition topic.
+const headerLead = "leadscore.lead"
+
+// leadRecord is a lead record's value.
+type leadRecord struct {
+	Lead   hygiene.Lead `json:"lead"`
+	At     time.Time    `json:"at"`
+	Source rows.Source  `json:"source"`
+}
+
+func isLead(r *kgo.Record) bool {
+	return len(r.Headers) == 1 && r.Headers[0].Key == headerLead
+}
+
+// leadPartition is the repartition partition that owns a blocking key.
+func leadPartition(key string, n int) int32 {
+	return int32(kgo.StickyKeyPartitioner(nil).ForTopic("").Partition(&kgo.Record{Key: []byte("lead|" + key)}, n))
+}
+
+// sendLead forwards a lead that passed hygiene to the scoring partitions
+// owning its keys.
+func (e *Engine) sendLead(l hygiene.Lead, at time.Time, r *kgo.Record) error {
+	keys := e.checker.Keys(&l)
+	if len(keys) == 0 {
+		return nil
+	}
+	v, err := json.Marshal(leadRecord{Lead: l, At: at, Source: rows.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}})
+	if err != nil {
+		return fmt.Errorf("encode lead: %w", err)
+	}
+	sent := map[int32]bool{}
+	for _, k := range keys {
+		p := leadPartition(k, e.repartitions)
+		if sent[p] {
+			continue
+		}
+		sent[p] = true
+		e.cl.Produce(context.Background(), &kgo.Record{Topic: e.cfg.repartitionTopic(), Key: []byte("lead|" + k), Value: v,
+			Headers: []kgo.RecordHeader{{Key: headerLead}}},
+			func(_ *kgo.Record, err error) {
+				if err != nil {
+					e.dlq.fail(fmt.Errorf("produce lead to repartition topic: %w", err))
+				}
+			})
+	}
+	return nil
+}
+
+// leadIndex is the scoring worker's de-duplication index, made on first use.
+func (w *worker) leadIndex() *hygiene.DedupIndex {
+	if w.leads == nil {
+		n, p := w.repartitions, w.partition
+		w.leads = w.checker.NewDedupIndex(func(k string) bool { return leadPartition(k, n) == p })
+	}
+	return w.leads
+}
+
+// dedupLead matches a lead record against the leads this partition owns,
+// writes a lead_merges row for a duplicate, and remembers the lead.
+func (w *worker) dedupLead(r *kgo.Record) {
+	var lr leadRecord
+	if err := json.Unmarshal(r.Value, &lr); err != nil || w.checker == nil {
+		w.dlq.send(r, "invalid_forward", fmt.Sprintf("decode lead record: %v", err))
+		w.metrics.deadLetters.WithLabelValues("invalid_forward").Inc()
+		return
+	}
+	x := w.leadIndex()
+	l := lr.Lead
+	if m, ok := x.Match(&l, lr.At); ok {
+		w.batch.Merges = append(w.batch.Merges, rows.LeadMerge{
+			At: lr.At, LeadID: m.LeadID, ExistingID: m.ExistingID, MatchedID: m.MatchedID,
+			Policy: m.Policy, Kind: m.Kind, Rule: m.Rule, Score: m.Score, Action: m.Action.String(),
+			Owner: m.Owner, NotifyOwner: m.NotifyOwner, LeadSource: m.Source, ExistingAt: m.ExistingAt,
+			Source: lr.Source,
+		})
+		w.metrics.leadMerges.WithLabelValues(m.Kind).Inc()
+		if m.Action == hygiene.ActionMerge || m.Action == hygiene.ActionReassign {
+			l.MergedInto = m.ExistingID
+		}
+	}
+	x.Add(l, lr.At)
+}
