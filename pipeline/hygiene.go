@@ -3,6 +3,7 @@ package pipeline
 import (
 	"strconv"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/leadscore/leadscore/features/hygiene"
@@ -30,6 +31,17 @@ func (w *worker) screen(r *kgo.Record, ev *event.Event) ([]string, bool) {
 		}
 		return nil, true
 	}
+	// Segment re-sends a person's traits with every identify: a person whose
+	// contact data did not change since its last identify that passed keeps
+	// that verdict, without parsing its phone again.
+	key := traitsKey(ev)
+	pk := ev.UserID
+	if pk == "" {
+		pk = ev.AnonymousID
+	}
+	if m, ok := w.passed[pk]; ok && m.key == key {
+		return m.tags, true
+	}
 	in := hygiene.InputFromEvent(ev)
 	v := &w.verdict
 	w.checker.Check(&in, v)
@@ -52,14 +64,41 @@ func (w *worker) screen(r *kgo.Record, ev *event.Event) ([]string, bool) {
 			}
 		}
 	}
-	if len(v.Tags) == 0 {
-		return nil, true
+	var tags []string
+	if len(v.Tags) > 0 {
+		tags = make([]string, len(v.Tags))
+		for i, t := range v.Tags {
+			tags[i] = string(t)
+		}
 	}
-	tags := make([]string, len(v.Tags))
-	for i, t := range v.Tags {
-		tags[i] = string(t)
+	if pk != "" {
+		if w.passed == nil || len(w.passed) >= maxPassed {
+			w.passed = make(map[string]passedLead, 1024) // start over: a cache, not state
+		}
+		w.passed[pk] = passedLead{key: key, tags: tags}
 	}
 	return tags, true
+}
+
+// maxPassed bounds the remembered verdicts of an input worker.
+const maxPassed = 100_000
+
+// passedLead is the verdict of a person's last identify that passed.
+type passedLead struct {
+	key  uint64
+	tags []string
+}
+
+// traitsKey hashes what hygiene reads of an identify.
+func traitsKey(ev *event.Event) uint64 {
+	t := &ev.Traits
+	var d xxhash.Digest
+	d.Reset()
+	for _, s := range [...]string{t.Email, t.Phone, t.Name, t.Title, t.Wechat, t.Company.Name, t.Company.Domain, t.Company.Country, ev.Context.IP} {
+		_, _ = d.WriteString(s)
+		_, _ = d.WriteString("\x00")
+	}
+	return d.Sum64()
 }
 
 // personKeys are the identity keys of an event's person.

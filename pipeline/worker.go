@@ -119,7 +119,8 @@ type worker struct {
 	// the person keys of rejected leads, whose events are not scored.
 	checker       *hygiene.Checker
 	sendLead      func(l hygiene.Lead, at time.Time, r *kgo.Record) error
-	leads         *hygiene.DedupIndex // scoring workers: the leads whose keys they own
+	passed        map[string]passedLead // person -> its last identify that passed
+	leads         *hygiene.DedupIndex   // scoring workers: the leads whose keys they own
 	repartitions  int
 	verdict       hygiene.Verdict
 	rejected      map[string]bool // "u:"/"a:" key of a rejected lead's person
