@@ -61,9 +61,11 @@ func (h *timerHeap) Pop() any {
 	return t
 }
 
-// schedule recomputes the account's due times after an evaluation and
-// queues its timer. w.res must not be needed by the caller any more.
-func (w *worker) schedule(id string, a *account) {
+// schedule recomputes the account's due time and, with all, every
+// contact's, else only touched's (nil: none): an event changes the state of
+// its account and its own contact only. Then it queues the account's timer.
+// w.res must not be needed by the caller any more.
+func (w *worker) schedule(id string, a *account, touched *contact, all bool) {
 	// Evaluate on copies: only an emitting evaluation may move a stage.
 	var res scorer.Result
 	res.Reasons = w.res.Reasons[:0]
@@ -72,9 +74,11 @@ func (w *worker) schedule(id string, a *account) {
 	a.Due = due(w.rules, &as, &res)
 	next := a.Due
 	for _, c := range a.Contacts {
-		cs := c.Score
-		w.rules.EvaluateContact(&cs, &a.Score, &res)
-		c.Due = due(w.rules, &cs, &res)
+		if all || c == touched {
+			cs := c.Score
+			w.rules.EvaluateContact(&cs, &a.Score, &res)
+			c.Due = due(w.rules, &cs, &res)
+		}
 		if !c.Due.IsZero() && (next.IsZero() || c.Due.Before(next)) {
 			next = c.Due
 		}
@@ -128,7 +132,7 @@ func (w *worker) fireDue(id string, a *account, upTo time.Time) {
 		a.Version++
 		a.dirty = true
 		w.metrics.decayChanges.Inc()
-		w.schedule(id, a)
+		w.schedule(id, a, nil, true)
 	}
 }
 

@@ -128,7 +128,7 @@ func (w *worker) rescore(id string, a *account) {
 	}
 	a.Version++
 	a.dirty = true
-	w.schedule(id, a)
+	w.schedule(id, a, nil, true)
 }
 
 // sweepRules re-scores up to rescoreBatch accounts of the state store under

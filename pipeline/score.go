@@ -187,7 +187,7 @@ func (w *worker) scoreEvent(id string, pending []features.Pending, ev *event.Eve
 			oc.touch()
 		}
 	}
-	w.schedule(id, a)
+	w.schedule(id, a, c, ev.Type == event.TypeGroup)
 	w.metrics.records.WithLabelValues(resultScored).Inc()
 	return nil
 }
