@@ -174,6 +174,7 @@ func (e *Engine) restore(ctx context.Context, w *worker) (records int, err error
 		defer spill.Close()
 	}
 	w.storeNext = time.Time{}
+	w.accountsSpilled, w.linksSpilled, w.visitorsSpilled = false, false, false
 	limit := e.restoreLimit(w)
 	w.now = nowNano()
 	prefix := w.topic + "\x00"

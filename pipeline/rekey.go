@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/segmentio/encoding/json"
@@ -47,14 +48,7 @@ type forwardMeta struct {
 // forward produces a resolved event to the repartition topic. Records of one
 // account go to one partition (the key's hash), in the order produced.
 func (e *Engine) forward(account string, pending []features.Pending, r *kgo.Record, m forwardMeta) error {
-	v, err := json.Marshal(forwarded{
-		Source:    rows.Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset},
-		Pending:   pending,
-		Raw:       r.Value,
-		Watermark: m.watermark,
-		IP:        m.ip,
-		Tags:      m.tags,
-	})
+	v, err := appendForward(make([]byte, 0, len(r.Value)+160), r, pending, m)
 	if err != nil {
 		return fmt.Errorf("encode forwarded event: %w", err)
 	}
@@ -65,6 +59,46 @@ func (e *Engine) forward(account string, pending []features.Pending, r *kgo.Reco
 			}
 		})
 	return nil
+}
+
+// appendForward appends the JSON of a forwarded record to b. The event is
+// copied verbatim (it decoded, so it is JSON): encoding it through a
+// RawMessage would validate and re-escape every byte of it again.
+func appendForward(b []byte, r *kgo.Record, pending []features.Pending, m forwardMeta) ([]byte, error) {
+	b = append(b, `{"source":{"topic":`...)
+	b = json.AppendEscape(b, r.Topic, 0)
+	b = append(b, `,"partition":`...)
+	b = strconv.AppendInt(b, int64(r.Partition), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, r.Offset, 10)
+	b = append(b, '}')
+	if !m.watermark.IsZero() {
+		b = append(b, `,"wm":"`...)
+		b = m.watermark.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	for _, part := range []struct {
+		key  string
+		v    any
+		skip bool
+	}{
+		{`,"pending":`, pending, len(pending) == 0},
+		{`,"ip":`, m.ip, m.ip == nil},
+		{`,"tags":`, m.tags, len(m.tags) == 0},
+	} {
+		if part.skip {
+			continue
+		}
+		enc, err := json.Marshal(part.v)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, part.key...)
+		b = append(b, enc...)
+	}
+	b = append(b, `,"event":`...)
+	b = append(b, r.Value...)
+	return append(b, '}'), nil
 }
 
 // A watermark heartbeat tells every repartition partition how far an input

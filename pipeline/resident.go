@@ -27,6 +27,9 @@ func (w *worker) spillName() string { return w.key() + "/a" }
 type identitySpill struct{ w *worker }
 
 func (s identitySpill) TakePending(key string) ([]features.Pending, bool) {
+	if !s.w.visitorsSpilled {
+		return nil, false // nothing was ever written: no store read per event
+	}
 	var p []features.Pending
 	found, err := s.w.visitors.Get([]byte(key), func(v []byte) error { return json.Unmarshal(v, &p) })
 	if err == nil && found {
@@ -43,6 +46,9 @@ func (s identitySpill) TakePending(key string) ([]features.Pending, bool) {
 }
 
 func (s identitySpill) Lookup(key string) (string, bool) {
+	if !s.w.linksSpilled {
+		return "", false
+	}
 	var account string
 	found, err := s.w.links.Get([]byte(key), func(v []byte) error { account = string(v); return nil })
 	if err != nil {
@@ -59,6 +65,7 @@ func (w *worker) restorePerson(key, account string, limit int, b *statestore.Bat
 		w.identity.RestorePerson(key, account)
 		return nil
 	}
+	w.linksSpilled = true
 	return spillSet(b, w.links, key, []byte(account))
 }
 
@@ -73,6 +80,7 @@ func (w *worker) restorePending(key string, v []byte, limit int, b *statestore.B
 		var cursor *dedupCursor
 		return w.restoreRecord(kindVisitor, key, v, &cursor)
 	}
+	w.visitorsSpilled = true
 	return spillSet(b, w.visitors, key, v)
 }
 
@@ -82,7 +90,10 @@ func (w *worker) evictIdentity(links, visitors int, b *statestore.Batch) (nl, nv
 	if w.links == nil {
 		return 0, 0, nil
 	}
-	nl, err = w.identity.EvictPersons(links, func(key, account string) error { return spillSet(b, w.links, key, []byte(account)) })
+	nl, err = w.identity.EvictPersons(links, func(key, account string) error {
+		w.linksSpilled = true
+		return spillSet(b, w.links, key, []byte(account))
+	})
 	if err != nil {
 		return nl, 0, err
 	}
@@ -91,6 +102,7 @@ func (w *worker) evictIdentity(links, visitors int, b *statestore.Batch) (nl, nv
 		if err != nil {
 			return fmt.Errorf("encode pending events of %s: %w", key, err)
 		}
+		w.visitorsSpilled = true
 		return spillSet(b, w.visitors, key, v)
 	})
 	if err == nil {
@@ -106,7 +118,7 @@ func (w *worker) account(id string) (*account, error) {
 		return a, nil
 	}
 	a := &account{}
-	if w.spill != nil {
+	if w.spill != nil && w.accountsSpilled {
 		found, err := w.spill.Get([]byte(id), func(v []byte) error { return json.Unmarshal(v, a) })
 		if err != nil {
 			return nil, fmt.Errorf("reload account %s: %w", id, err)
@@ -140,6 +152,7 @@ func (w *worker) restoreAccount(id string, v []byte, limit int, b *statestore.Ba
 	if err := w.spillTimerOf(b, id, v); err != nil {
 		return err
 	}
+	w.accountsSpilled = true
 	return spillSet(b, w.spill, id, v)
 }
 
@@ -168,6 +181,7 @@ func (w *worker) evict(limit int, idleBefore int64, b *statestore.Batch) (int, e
 		if err := w.spillTimer(b, id, a); err != nil {
 			return err
 		}
+		w.accountsSpilled = true
 		return spillSet(b, w.spill, id, v)
 	}
 	for id, a := range w.accounts {

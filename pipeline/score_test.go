@@ -5,6 +5,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/leadscore/leadscore/features"
 
 	"github.com/leadscore/leadscore/internal/event"
 	"github.com/leadscore/leadscore/internal/rows"
@@ -105,4 +108,33 @@ func TestWatermarkIdleInputs(t *testing.T) {
 	require.Equal(t, t0.Add(4*time.Hour), w.watermark, "partition 0 (5h) is the oldest active")
 	require.NoError(t, w.heard(p(0), t0.Add(5*time.Hour), true))
 	require.Equal(t, t0.Add(8*time.Hour), w.watermark, "all idle: the newest (9h) less 1h")
+}
+
+// TestForwardEncoding: the hand-written forwarded record decodes to what
+// it was built from, with the event verbatim.
+func TestForwardEncoding(t *testing.T) {
+	raw := []byte(`{"type":"page", "anonymousId":"a\"1","timestamp":"2026-03-02T09:00:00Z","properties":{"x":[1, 2]}}`)
+	r := &kgo.Record{Topic: "in\"t", Partition: 3, Offset: 42, Value: raw}
+	wm := time.Date(2026, 3, 2, 9, 0, 0, 123, time.UTC)
+	pending := []features.Pending{{Type: event.TypePage, Path: "/p", Time: wm}}
+	meta := forwardMeta{watermark: wm, ip: &ipMatchInfo{Org: "Acme", Confidence: 0.5, Source: "csv"}, tags: []string{"email_freemail"}}
+	b, err := appendForward(nil, r, pending, meta)
+	require.NoError(t, err)
+	f, err := decodeForward(&kgo.Record{Key: []byte("acme.com"), Value: b})
+	require.NoError(t, err)
+	require.Equal(t, rows.Source{Topic: "in\"t", Partition: 3, Offset: 42}, f.Source)
+	require.Equal(t, string(raw), string(f.Raw))
+	require.True(t, wm.Equal(f.Watermark))
+	require.Equal(t, meta.ip, f.IP)
+	require.Equal(t, meta.tags, f.Tags)
+	require.Len(t, f.Pending, 1)
+	require.Equal(t, "/p", f.Pending[0].Path)
+	// Nothing optional: only the source and the event.
+	b, err = appendForward(nil, r, nil, forwardMeta{})
+	require.NoError(t, err)
+	f, err = decodeForward(&kgo.Record{Key: []byte("acme.com"), Value: b})
+	require.NoError(t, err)
+	require.Nil(t, f.IP)
+	require.Empty(t, f.Pending)
+	require.True(t, f.Watermark.IsZero())
 }

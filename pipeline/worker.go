@@ -71,10 +71,13 @@ type worker struct {
 	links    *statestore.Namespace // evicted person links; nil: no store
 	visitors *statestore.Namespace // evicted pending events; nil: no store
 	store    *statestore.Store
-	storeErr error // a failed store read, seen by process
-	now      int64 // start of the batch being processed
-	identity *features.Identity
-	dedup    *features.Dedup
+	// Whether anything was written to each namespace since it was last
+	// emptied: while not, a miss in memory is a miss, without a store read.
+	accountsSpilled, linksSpilled, visitorsSpilled bool
+	storeErr                                       error // a failed store read, seen by process
+	now                                            int64 // start of the batch being processed
+	identity                                       *features.Identity
+	dedup                                          *features.Dedup
 
 	dlq     *deadLetters
 	metrics *metrics
