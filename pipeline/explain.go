@@ -27,6 +27,8 @@ type Explanation struct {
 	RulesVersion         string
 	AsOf                 time.Time
 	BestTimes            []string
+	// Tags are a contact's hygiene tags (email_freemail, email_role...).
+	Tags []string
 	Reasons              []ExplainedReason
 	Events               []ExplainedEvent
 }
@@ -72,10 +74,10 @@ func explain(ctx context.Context, conn clickhouse.Conn, account, contact string,
 		counts         []uint32
 	)
 	err := conn.QueryRow(ctx, `SELECT score, fit, engagement, intent, grade, level, label, stage, persona, rules_version, as_of,
-			best_times, reasons_rule, reasons_category, reasons_points, reasons_count
+			best_times, tags, reasons_rule, reasons_category, reasons_points, reasons_count
 		FROM account_scores FINAL WHERE account_id = ? AND contact_id = ?`, account, contact).Scan(
 		&x.Score, &x.Fit, &x.Engagement, &x.Intent, &x.Grade, &x.Level, &x.Label, &x.Stage, &x.Persona, &x.RulesVersion, &x.AsOf,
-		&x.BestTimes, &rule, &category, &points, &counts)
+		&x.BestTimes, &x.Tags, &rule, &category, &points, &counts)
 	if err != nil {
 		if strings.Contains(err.Error(), "no rows") {
 			return nil, fmt.Errorf("explain %s: %w", describeWho(account, contact), ErrNotScored)
@@ -138,6 +140,9 @@ func (x *Explanation) Write(w io.Writer) error {
 	fmt.Fprintf(&b, "  fit %.1f (grade %s)   engagement %.1f (level %d)   intent %.1f\n", x.Fit, x.Grade, x.Engagement, x.Level, x.Intent)
 	if len(x.BestTimes) > 0 {
 		fmt.Fprintf(&b, "  best times to reach: %s\n", strings.Join(x.BestTimes, ", "))
+	}
+	if len(x.Tags) > 0 {
+		fmt.Fprintf(&b, "  hygiene tags: %s\n", strings.Join(x.Tags, ", "))
 	}
 	b.WriteString("\nWhy: each rule's current contribution (engagement decayed to the as-of time)\n")
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)

@@ -50,7 +50,7 @@ func TestExplanationGolden(t *testing.T) {
 	require.NoError(t, x.Write(&b))
 	golden(t, "explain_account.golden", b.Bytes())
 
-	c := &Explanation{AccountID: "acme.com", ContactID: "u-17", Persona: "vp*", Score: 31.2, Fit: 78, Grade: "B",
+	c := &Explanation{AccountID: "acme.com", ContactID: "u-17", Persona: "vp*", Tags: []string{"email_freemail"}, Score: 31.2, Fit: 78, Grade: "B",
 		Level: 4, Label: "B4", Stage: "lead", RulesVersion: "full-1", AsOf: at,
 		Reasons: []ExplainedReason{{Category: "fit", Rule: "persona vp*", Points: 15}}}
 	b.Reset()

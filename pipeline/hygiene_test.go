@@ -124,6 +124,9 @@ func TestRejectedLeads(t *testing.T) {
 	require.InDelta(t, 15, eng["u-bad"], 1e-9, "only the chat after the valid identify")
 	require.Equal(t, []string{"email_freemail"}, tags["u-free"])
 	require.Empty(t, tags["u-ok"])
+	x, err := explain(ctx, h.conn, "acme.com", "u-free", 3)
+	require.NoError(t, err)
+	require.Equal(t, []string{"email_freemail"}, x.Tags, "a rep sees why the lead is suspicious")
 	var acct float64
 	require.NoError(t, h.conn.QueryRow(ctx, `SELECT engagement FROM account_scores FINAL WHERE account_id = 'acme.com' AND contact_id = ''`).Scan(&acct))
 	// Two replies at +1m decayed to the chat at +2h, and the chat.
