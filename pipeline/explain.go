@@ -28,9 +28,9 @@ type Explanation struct {
 	AsOf                 time.Time
 	BestTimes            []string
 	// Tags are a contact's hygiene tags (email_freemail, email_role...).
-	Tags []string
-	Reasons              []ExplainedReason
-	Events               []ExplainedEvent
+	Tags    []string
+	Reasons []ExplainedReason
+	Events  []ExplainedEvent
 }
 
 // ExplainedReason is one rule's current contribution.
