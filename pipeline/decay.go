@@ -217,8 +217,13 @@ var errStopScan = errors.New("stop scan")
 // reloadDue reloads the evicted accounts whose timers are due at or before
 // t (their timers move to the heap), and notes the next store timer.
 func (w *worker) reloadDue(t time.Time) error {
+	// One scan: the accounts due and their keys, stale keys of older
+	// snapshots included, deleted together; the reloaded accounts queue
+	// their current timers in the heap.
 	var ids []string
 	next := time.Time{}
+	b := w.store.NewBatch()
+	defer b.Close()
 	err := w.timerNS.Scan(func(k, _ []byte) error {
 		if len(k) < 8 {
 			return nil
@@ -229,27 +234,14 @@ func (w *worker) reloadDue(t time.Time) error {
 			return errStopScan
 		}
 		ids = append(ids, string(k[8:]))
+		b.Delete(w.timerNS, append([]byte(nil), k...))
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStopScan) {
 		return fmt.Errorf("scan decay timers of %s: %w", w.key(), err)
 	}
 	if len(ids) > 0 {
-		// Delete what was scanned, stale keys of older snapshots included;
-		// the reloaded accounts queue their current timers in the heap.
-		b := w.store.NewBatch()
-		err := w.timerNS.Scan(func(k, _ []byte) error {
-			if len(k) >= 8 && !time.Unix(int64(binary.BigEndian.Uint64(k[:8])), 0).After(t) {
-				b.Delete(w.timerNS, append([]byte(nil), k...))
-				return nil
-			}
-			return errStopScan
-		})
-		if err == nil || errors.Is(err, errStopScan) {
-			err = b.Commit()
-		}
-		b.Close()
-		if err != nil {
+		if err := b.Commit(); err != nil {
 			return fmt.Errorf("delete decay timers of %s: %w", w.key(), err)
 		}
 	}

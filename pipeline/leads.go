@@ -38,10 +38,16 @@ func isLead(r *kgo.Record) bool {
 	return len(r.Headers) == 1 && r.Headers[0].Key == headerLead
 }
 
-// leadPartition is the repartition partition that owns a blocking key.
-func leadPartition(key string, n int) int32 {
-	return int32(kgo.StickyKeyPartitioner(nil).ForTopic("").Partition(&kgo.Record{Key: []byte("lead|" + key)}, n))
+// leadPartition is the repartition partition that owns a blocking key:
+// where the producer's key partitioner (p, made by newLeadPartitioner)
+// sends the record keyed "lead|<key>".
+func leadPartition(p kgo.TopicPartitioner, key string, n int) int32 {
+	return int32(p.Partition(&kgo.Record{Key: []byte("lead|" + key)}, n))
 }
+
+// newLeadPartitioner is the engine producer's partitioner for keyed
+// records; its owner uses it from one goroutine.
+func newLeadPartitioner() kgo.TopicPartitioner { return kgo.StickyKeyPartitioner(nil).ForTopic("") }
 
 // sendLead forwards a lead that passed hygiene to the scoring partitions
 // owning its keys.
@@ -55,8 +61,9 @@ func (e *Engine) sendLead(l hygiene.Lead, at time.Time, r *kgo.Record) error {
 		return fmt.Errorf("encode lead: %w", err)
 	}
 	sent := map[int32]bool{}
+	parts := newLeadPartitioner()
 	for _, k := range keys {
-		p := leadPartition(k, e.repartitions)
+		p := leadPartition(parts, k, e.repartitions)
 		if sent[p] {
 			continue
 		}
@@ -75,8 +82,8 @@ func (e *Engine) sendLead(l hygiene.Lead, at time.Time, r *kgo.Record) error {
 // leadIndex is the scoring worker's de-duplication index, made on first use.
 func (w *worker) leadIndex() *hygiene.DedupIndex {
 	if w.leads == nil {
-		n, p := w.repartitions, w.partition
-		w.leads = w.checker.NewDedupIndex(func(k string) bool { return leadPartition(k, n) == p })
+		n, p, parts := w.repartitions, w.partition, newLeadPartitioner()
+		w.leads = w.checker.NewDedupIndex(func(k string) bool { return leadPartition(parts, k, n) == p })
 	}
 	return w.leads
 }

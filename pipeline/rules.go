@@ -44,7 +44,7 @@ func (e *Engine) watchRules(ctx context.Context) {
 		}
 		data, err := os.ReadFile(e.cfg.Rules)
 		if err != nil {
-			if !bytes.Equal(last, nil) {
+			if last != nil {
 				e.log.Warn("read the rules file; the running rules stay", "file", e.cfg.Rules, "err", err)
 				last = nil
 			}

@@ -168,19 +168,17 @@ func newWorker(e *Engine, topic string, partition int32) *worker {
 		inputs:      e.inputs,
 		lateness:    ec.AllowedLateness.D(),
 	}
+	if e.ipLookup != nil && !w.rekeyed {
+		// Input workers match through the counting adapter (ip_matches).
+		w.ip = e.ipLookup
+		w.identity = features.NewIdentity(ipLookups{w}, ec.MaxPendingPerVisitor, ec.Freemail)
+	}
 	if w.links != nil {
 		w.identity.SetSpill(identitySpill{w})
 	}
 	w.checker, w.repartitions = e.checker, e.repartitions
 	if !w.rekeyed && e.checker != nil {
 		w.sendLead = e.sendLead
-	}
-	if e.ipLookup != nil && !w.rekeyed {
-		w.ip = e.ipLookup
-		w.identity = features.NewIdentity(ipLookups{w}, ec.MaxPendingPerVisitor, ec.Freemail)
-		if w.links != nil {
-			w.identity.SetSpill(identitySpill{w})
-		}
 	}
 	return w
 }
