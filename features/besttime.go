@@ -69,6 +69,37 @@ func (h *Hours) Add(t time.Time, loc *time.Location) {
 	h.Slots[i] = HourCount{Slot: slot, N: 1}
 }
 
+// Merge adds o's touches to h, hour by hour (a duplicate lead's habits
+// join its survivor's).
+func (h *Hours) Merge(o *Hours) {
+	if len(o.Slots) == 0 {
+		return
+	}
+	out := make([]HourCount, 0, len(h.Slots)+len(o.Slots))
+	i, j := 0, 0
+	over := false
+	for i < len(h.Slots) || j < len(o.Slots) {
+		switch {
+		case j == len(o.Slots) || (i < len(h.Slots) && h.Slots[i].Slot < o.Slots[j].Slot):
+			out = append(out, h.Slots[i])
+			i++
+		case i == len(h.Slots) || o.Slots[j].Slot < h.Slots[i].Slot:
+			out = append(out, o.Slots[j])
+			j++
+		default:
+			n := min(h.Slots[i].N+o.Slots[j].N, maxHourCount)
+			over = over || n >= maxHourCount
+			out = append(out, HourCount{Slot: h.Slots[i].Slot, N: n})
+			i++
+			j++
+		}
+	}
+	h.Slots = out
+	if over {
+		h.halve()
+	}
+}
+
 func (h *Hours) halve() {
 	out := h.Slots[:0]
 	for _, s := range h.Slots {

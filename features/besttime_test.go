@@ -54,3 +54,22 @@ func TestIsTouch(t *testing.T) {
 	}
 	require.False(t, IsTouch(&event.Event{Type: event.TypePage, Event: "Email Opened"}))
 }
+
+// Merging two histograms equals adding both touch streams to one.
+func TestHoursMerge(t *testing.T) {
+	base := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC) // a Monday
+	var a, b, both Hours
+	for i := range 300 {
+		at := base.Add(time.Duration(i*37%168) * time.Hour)
+		if i%3 == 0 {
+			a.Add(at, nil)
+		} else {
+			b.Add(at, nil)
+		}
+		both.Add(at, nil)
+	}
+	a.Merge(&b)
+	require.Equal(t, both.Slots, a.Slots)
+	a.Merge(&Hours{})
+	require.Equal(t, both.Slots, a.Slots)
+}

@@ -74,6 +74,9 @@ func (w *worker) schedule(id string, a *account, touched *contact, all bool) {
 	a.Due = due(w.rules, &as, &res)
 	next := a.Due
 	for _, c := range a.Contacts {
+		if c.MergedInto != "" {
+			continue // frozen: its engagement moved to the survivor
+		}
 		if all || c == touched {
 			cs := c.Score
 			w.rules.EvaluateContact(&cs, &a.Score, &res)

@@ -53,15 +53,12 @@ func (w *worker) screen(r *kgo.Record, ev *event.Event) ([]string, bool) {
 	}
 	w.markRejected(ev, false)
 	if w.sendLead != nil {
-		l := hygiene.Lead{ID: ev.UserID, Source: r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10), Contact: v.Contact}
-		if l.ID == "" {
-			l.ID = v.Contact.EmailKey
-		}
-		if l.ID != "" {
-			if err := w.sendLead(l, ev.Time, r); err != nil {
-				w.dlq.send(r, "forward_failed", err.Error())
-				w.metrics.deadLetters.WithLabelValues("forward_failed").Inc()
-			}
+		// The lead goes to de-duplication once identity resolved its
+		// account (ingest), where a merge finds its state.
+		if id := leadID(ev); id != "" {
+			w.lead = hygiene.Lead{ID: id, Source: r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10), Contact: v.Contact}
+			w.lead.Owner, _ = ev.Trait("owner")
+			w.hasLead = true
 		}
 	}
 	var tags []string

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -34,10 +33,6 @@ type leadRecord struct {
 	Source rows.Source  `json:"source"`
 }
 
-func isLead(r *kgo.Record) bool {
-	return len(r.Headers) == 1 && r.Headers[0].Key == headerLead
-}
-
 // leadPartition is the repartition partition that owns a blocking key:
 // where the producer's key partitioner (p, made by newLeadPartitioner)
 // sends the record keyed "lead|<key>".
@@ -68,13 +63,7 @@ func (e *Engine) sendLead(l hygiene.Lead, at time.Time, r *kgo.Record) error {
 			continue
 		}
 		sent[p] = true
-		e.cl.Produce(context.Background(), &kgo.Record{Topic: e.cfg.repartitionTopic(), Key: []byte("lead|" + k), Value: v,
-			Headers: []kgo.RecordHeader{{Key: headerLead}}},
-			func(_ *kgo.Record, err error) {
-				if err != nil {
-					e.dlq.fail(fmt.Errorf("produce lead to repartition topic: %w", err))
-				}
-			})
+		e.sendControl("lead|"+k, headerLead, v)
 	}
 	return nil
 }
@@ -107,8 +96,9 @@ func (w *worker) dedupLead(r *kgo.Record) {
 			Source: lr.Source,
 		})
 		w.metrics.leadMerges.WithLabelValues(m.Kind).Inc()
+		w.actOn(&l, &m, &lr)
 		if m.Action == hygiene.ActionMerge || m.Action == hygiene.ActionReassign {
-			l.MergedInto = m.ExistingID
+			l.MergedInto, l.IntoAccount = m.ExistingID, m.ExistingAccount
 		}
 	}
 	x.Add(l, lr.At)

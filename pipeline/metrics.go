@@ -30,6 +30,7 @@ type metrics struct {
 	rejectedLeads   *prometheus.CounterVec
 	jobChanges      prometheus.Counter
 	leadMerges      *prometheus.CounterVec
+	mergesApplied   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -128,6 +129,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "leadscore_pipeline_lead_duplicates_total",
 			Help: "Leads found to duplicate an earlier one, by the kind of the policy that matched (phone, email, wechat, company).",
 		}, []string{"kind"}),
+		mergesApplied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_lead_merges_applied_total",
+			Help: "Duplicate leads acted on by the worker of their account, by result: merged (engagement folded into the survivor in the same account), moved (sent to the survivor's account), folded (received from another account), tagged, or unmerged (the survivor has no account: tagged instead).",
+		}, []string{"result"}),
 		jobChanges: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "leadscore_pipeline_job_changes_total",
 			Help: "Known contacts whose identify named another company (job_changed records).",
@@ -144,7 +149,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.records, m.deadLetters, m.changes, m.accounts, m.partitions,
 			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.sinkDown, m.evicted, m.linksEvicted, m.sessionRestarts, m.visitorsEvicted, m.reloaded, m.storeBytes, m.rekeyHop,
-			m.handoffs, m.decayChanges, m.contactsDropped, m.rulesReloads, m.rulesInfo, m.rejectedLeads, m.jobChanges, m.leadMerges)
+			m.handoffs, m.decayChanges, m.contactsDropped, m.rulesReloads, m.rulesInfo, m.rejectedLeads, m.jobChanges, m.leadMerges, m.mergesApplied)
 	}
 	m.rekeyHop.Set(0)
 	return m

@@ -121,6 +121,9 @@ func (w *worker) rescore(id string, a *account) {
 	w.rules.Evaluate(&a.Score, &w.res)
 	w.emit(id, "", a, &a.Score, &a.emitted, stage, &w.res, src, rows.CauseRules)
 	for cid, c := range a.Contacts {
+		if c.MergedInto != "" {
+			continue
+		}
 		stage := c.Score.Stage
 		w.rules.EvaluateContact(&c.Score, &a.Score, &w.res)
 		w.emit(id, cid, a, &c.Score, &c.emitted, stage, &w.res, src, rows.CauseRules)

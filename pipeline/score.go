@@ -42,6 +42,15 @@ type contact struct {
 	Version  uint64         `json:"version"`
 	Timezone string         `json:"tz,omitempty"`
 	Hours    features.Hours `json:"hours"`
+	// MergedInto is the lead this contact was merged into as a duplicate
+	// (IntoAccount its account when another one): its engagement moved
+	// there, its row stays as it was, tagged merged, and its later events
+	// count for the survivor (for the account only when the survivor is in
+	// another account). DuplicateOf is the lead a tag-only policy found it
+	// to duplicate.
+	MergedInto  string `json:"merged_into,omitempty"`
+	IntoAccount string `json:"into_account,omitempty"`
+	DuplicateOf string `json:"duplicate_of,omitempty"`
 	emitted
 
 	dirty bool // changed since the last account_scores row was written
@@ -59,19 +68,20 @@ const maxAnonPerContact = 4
 // contactOf returns the contact id an event belongs to, learning from it
 // which anonymous ids belong to which known person: the userId, else the
 // contact an earlier identify or alias tied the anonymousId to, else (an
-// identify with an e-mail and no userId) the lower-cased e-mail. "" for
-// events of no known person (account-level CRM and intent events, visitors
-// never identified).
+// identify with an e-mail and no userId) the lower-cased e-mail; a merged
+// duplicate's events count for its survivor (merge.go). "" for events of
+// no known person (account-level CRM and intent events, visitors never
+// identified) and of a duplicate merged into another account's lead.
 func (w *worker) contactOf(a *account, ev *event.Event) string {
-	id := ev.UserID
-	if id == "" && ev.Type == event.TypeIdentify && ev.Traits.Email != "" {
-		id = strings.ToLower(strings.TrimSpace(ev.Traits.Email))
-	}
+	id := leadID(ev)
 	if id == "" {
 		if ev.AnonymousID != "" {
-			return a.Anon[ev.AnonymousID]
+			return survivorOf(a, a.Anon[ev.AnonymousID])
 		}
 		return ""
+	}
+	if id = survivorOf(a, id); id == "" {
+		return "" // merged into a lead of another account
 	}
 	link := func(anon string) {
 		if anon == "" || a.Anon[anon] == id {
@@ -89,6 +99,18 @@ func (w *worker) contactOf(a *account, ev *event.Event) string {
 		link(ev.PreviousID)
 	}
 	return id
+}
+
+// leadID is the contact id of an event's person as it names itself: the
+// userId, else the lower-cased e-mail of an identify.
+func leadID(ev *event.Event) string {
+	if ev.UserID != "" {
+		return ev.UserID
+	}
+	if ev.Type == event.TypeIdentify && ev.Traits.Email != "" {
+		return strings.ToLower(strings.TrimSpace(ev.Traits.Email))
+	}
+	return ""
 }
 
 // contact returns the account's contact id, created when new; nil when the
@@ -178,7 +200,7 @@ func (w *worker) scoreEvent(id string, pending []features.Pending, ev *event.Eve
 	if ev.Type == event.TypeGroup {
 		// New firmographics move every contact's fit.
 		for ocid, oc := range a.Contacts {
-			if oc == c {
+			if oc == c || oc.MergedInto != "" {
 				continue
 			}
 			before := oc.Score.Stage
@@ -317,7 +339,13 @@ func (w *worker) scoreRows(b *rows.Batch) []string {
 			}
 			w.rules.EvaluateContact(&c.Score, &a.Score, &w.res)
 			row := w.scoreRow(id, cid, c.Version, a, &c.Score, &c.Hours)
-			row.Tags = append([]string{}, c.Tags...)
+			row.Tags = append(row.Tags, c.Tags...)
+			if c.MergedInto != "" {
+				row.Tags = append(row.Tags, tagMerged)
+			}
+			if c.DuplicateOf != "" {
+				row.Tags = append(row.Tags, tagDuplicate)
+			}
 			b.Scores = append(b.Scores, row)
 			c.dirty = false
 		}

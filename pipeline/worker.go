@@ -122,8 +122,11 @@ type worker struct {
 	// the person keys of rejected leads, whose events are not scored.
 	checker       *hygiene.Checker
 	sendLead      func(l hygiene.Lead, at time.Time, r *kgo.Record) error
-	passed        map[string]passedLead // person -> its last identify that passed
-	leads         *hygiene.DedupIndex   // scoring workers: the leads whose keys they own
+	lead          hygiene.Lead // the lead an identify that passed makes, sent once resolved
+	hasLead       bool
+	control       func(key, header string, v []byte) // a decision to the repartition topic
+	passed        map[string]passedLead              // person -> its last identify that passed
+	leads         *hygiene.DedupIndex                // scoring workers: the leads whose keys they own
 	repartitions  int
 	verdict       hygiene.Verdict
 	rejected      map[string]bool // "u:"/"a:" key of a rejected lead's person
@@ -146,6 +149,7 @@ func newWorker(e *Engine, topic string, partition int32) *worker {
 		partition: partition,
 		rekeyed:   topic == e.cfg.repartitionTopic(),
 		forward:   e.forward,
+		control:   e.sendControl,
 		rules:     e.Rules(),
 		limits:    event.Limits{MaxBytes: ec.MaxRecordBytes, MaxDepth: ec.MaxDepth, MaxString: ec.MaxStringBytes},
 		accounts:  make(map[string]*account),
@@ -213,8 +217,19 @@ func (w *worker) process(ctx context.Context, recs []*kgo.Record, out rowWriter)
 			continue // a transaction marker
 		}
 		if w.rekeyed {
-			if isLead(r) {
+			switch controlHeader(r) {
+			case headerLead:
 				w.dedupLead(r)
+				continue
+			case headerMerge:
+				if err := w.applyMerge(r); err != nil {
+					return err
+				}
+				continue
+			case headerFold:
+				if err := w.applyFold(r); err != nil {
+					return err
+				}
 				continue
 			}
 			if isHeartbeat(r) {
@@ -277,6 +292,7 @@ func (w *worker) ingest(r *kgo.Record) {
 		return
 	}
 	var tags []string
+	w.hasLead = false
 	if w.checker != nil {
 		var ok bool
 		if tags, ok = w.screen(r, ev); !ok {
@@ -284,6 +300,15 @@ func (w *worker) ingest(r *kgo.Record) {
 		}
 	}
 	id, method := w.identity.Resolve(ev)
+	if w.hasLead {
+		if method == features.MethodGroup || method == features.MethodPerson {
+			w.lead.Account = id
+		}
+		if err := w.sendLead(w.lead, ev.Time, r); err != nil {
+			w.dlq.send(r, "forward_failed", err.Error())
+			w.metrics.deadLetters.WithLabelValues("forward_failed").Inc()
+		}
+	}
 	if w.checker != nil && ev.Type == event.TypeIdentify && method == features.MethodPerson {
 		w.jobChange(r, ev, id)
 	}

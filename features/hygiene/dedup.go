@@ -77,8 +77,13 @@ type Lead struct {
 	// another: Match then reports the survivor, not this lead. Set it from
 	// the Merge you applied before calling Add.
 	MergedInto string `json:"merged_into,omitempty"`
+	// IntoAccount is the survivor's account when MergedInto is set.
+	IntoAccount string `json:"into_account,omitempty"`
 	// Contact is the normalised contact data (Verdict.Contact).
 	Contact Contact `json:"contact"`
+	// Account is the account the lead's events are scored under ("" for
+	// none yet), where a merge finds its state.
+	Account string `json:"account,omitempty"`
 }
 
 // survivor is the id a duplicate of l merges into.
@@ -98,6 +103,8 @@ type Merge struct {
 	LeadID     string `json:"lead_id"`
 	ExistingID string `json:"existing_id"` // the survivor to merge into
 	MatchedID  string `json:"matched_id"`  // the remembered lead that matched
+	// ExistingAccount is the survivor's account ("" when unknown).
+	ExistingAccount string `json:"existing_account,omitempty"`
 	// Policy is the policy's name, Kind its kind.
 	Policy string `json:"policy"`
 	Kind   string `json:"kind"` // phone, email, wechat or company
@@ -414,6 +421,10 @@ func (x *DedupIndex) decide(p *policy, l *Lead, r *dedupRecord, score float64) M
 		LeadID: l.ID, ExistingID: r.Lead.survivor(), MatchedID: r.Lead.ID,
 		Policy: p.name, Kind: p.kind, Rule: rule(p, l, &r.Lead, score), Score: score,
 		Action: p.action, Owner: r.Lead.Owner, Source: l.Source, ExistingAt: r.At,
+		ExistingAccount: r.Lead.Account,
+	}
+	if r.Lead.MergedInto != "" {
+		m.ExistingAccount = r.Lead.IntoAccount
 	}
 	if p.action == ActionReassign && l.Owner != "" {
 		m.Owner = l.Owner

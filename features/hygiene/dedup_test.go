@@ -177,17 +177,23 @@ func TestDedupAliases(t *testing.T) {
 func TestDedupMergedInto(t *testing.T) {
 	c := dedupChecker(t)
 	x := c.NewDedupIndex(nil)
-	x.Add(lead(t, c, "A", "alice", Input{Phone: "13910567823"}), day(0))
+	a := lead(t, c, "A", "alice", Input{Phone: "13910567823"})
+	a.Account = "fenyang.cn"
+	x.Add(a, day(0))
 	b := lead(t, c, "B", "bob", Input{Phone: "13910567823", Email: "b@acme.cn"})
+	b.Account = "acme.cn"
 	m, ok := x.Match(&b, day(1))
 	require.True(t, ok)
-	b.MergedInto = m.ExistingID
+	require.Equal(t, "fenyang.cn", m.ExistingAccount)
+	b.MergedInto, b.IntoAccount = m.ExistingID, m.ExistingAccount
 	x.Add(b, day(1))
-	// A later duplicate by B's e-mail is reported against the survivor A.
+	// A later duplicate by B's e-mail is reported against the survivor A,
+	// in A's account.
 	m, ok = x.Match(ptr(lead(t, c, "C", "", Input{Email: "b@acme.cn"})), day(2))
 	require.True(t, ok)
 	require.Equal(t, "A", m.ExistingID)
 	require.Equal(t, "B", m.MatchedID)
+	require.Equal(t, "fenyang.cn", m.ExistingAccount)
 	// A itself coming back is not a duplicate of B.
 	_, ok = x.Match(ptr(lead(t, c, "A", "", Input{Email: "b@acme.cn"})), day(2))
 	require.False(t, ok)

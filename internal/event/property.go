@@ -14,8 +14,16 @@ import (
 //
 // It walks Raw each call without allocating for values without escapes;
 // Decode has already checked that Raw is valid JSON within the limits.
-func (e *Event) Property(name string) (string, bool) {
-	props, ok := member(e.Raw, "properties")
+func (e *Event) Property(name string) (string, bool) { return e.field("properties", name) }
+
+// Trait returns traits.<name> of the record (an identify's or group's
+// traits) the way Property reads properties: for the traits leadscore does
+// not decode into fields, such as the CRM's lead owner.
+func (e *Event) Trait(name string) (string, bool) { return e.field("traits", name) }
+
+// field returns the scalar value of obj.name in Raw, unescaped.
+func (e *Event) field(obj, name string) (string, bool) {
+	props, ok := member(e.Raw, obj)
 	if !ok || len(props) == 0 || props[0] != '{' {
 		return "", false
 	}

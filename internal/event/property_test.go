@@ -90,3 +90,16 @@ func FuzzProperty(f *testing.F) {
 		}
 	})
 }
+
+func TestTrait(t *testing.T) {
+	rec := []byte(`{"type":"identify","userId":"u1","timestamp":"2026-01-02T03:04:05Z","traits":{"email":"a@b.co","owner":"rep-7","properties":{"owner":"no"}},"properties":{"owner":"wrong"}}`)
+	var ev Event
+	require.NoError(t, Decode(rec, &ev, DefaultLimits()))
+	v, ok := ev.Trait("owner")
+	require.True(t, ok)
+	require.Equal(t, "rep-7", v)
+	_, ok = ev.Trait("missing")
+	require.False(t, ok)
+	v, _ = ev.Property("owner")
+	require.Equal(t, "wrong", v)
+}

@@ -47,7 +47,8 @@ type ScoreChange struct {
 	Persona string `json:"persona"`
 	// Cause says what produced the change: "event" (an event applied),
 	// "decay" (event time passed a label or stage line, no event for this
-	// account) or "rules" (a new rules file re-scored the account).
+	// account), "rules" (a new rules file re-scored the account) or
+	// "merge" (a duplicate lead's engagement was folded into this contact).
 	Cause string `json:"cause"`
 }
 
@@ -56,6 +57,7 @@ const (
 	CauseEvent = "event"
 	CauseDecay = "decay"
 	CauseRules = "rules"
+	CauseMerge = "merge"
 )
 
 // AccountScore is the latest score of an account (or contact): a row of
@@ -202,7 +204,12 @@ type IPMatches struct {
 
 // ContactChange is a change in a known contact's situation: a record of
 // the contact-changes topic. Kind "job_changed": an identify of a contact
-// linked to one company names another company domain (From, To).
+// linked to one company names another company domain (From, To). Kind
+// "merged": de-duplication merged the lead UserID into the lead Into
+// (accounts From, To) by Policy and Rule; Owner is the surviving lead's
+// owner and NotifyOwner the previous owner to tell, when a reassign
+// changed it. Kind "duplicate": a tag-only policy found UserID to
+// duplicate Into; nothing moved.
 type ContactChange struct {
 	Kind        string    `json:"kind"`
 	UserID      string    `json:"user_id"`
@@ -212,6 +219,11 @@ type ContactChange struct {
 	To          string    `json:"to"`
 	At          time.Time `json:"at"`
 	Source      Source    `json:"source"`
+	Into        string    `json:"into,omitempty"`
+	Policy      string    `json:"policy,omitempty"`
+	Rule        string    `json:"rule,omitempty"`
+	Owner       string    `json:"owner,omitempty"`
+	NotifyOwner string    `json:"notify_owner,omitempty"`
 }
 
 // LeadMerge is a lead found to duplicate an earlier one: a row of
