@@ -53,6 +53,9 @@ type Engine struct {
 	ipLookup ipLookup
 	ipm      *ipmatch.Matcher
 	checker  *hygiene.Checker // nil: hygiene off
+	// forwarded is onForwarded as a func value made once: a method value
+	// made per record would allocate.
+	forwarded func(*kgo.Record, error)
 	metrics  *metrics
 
 	sess *kgo.GroupTransactSession
@@ -131,7 +134,10 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// Resolved once: the topic names every forwarded record.
+	cfg.Kafka.RepartitionTopic = cfg.repartitionTopic()
 	e := &Engine{cfg: cfg, log: slog.Default(), workers: make(map[tp]*worker)}
+	e.forwarded = e.onForwarded
 	for _, o := range opts {
 		o(e)
 	}

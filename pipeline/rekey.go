@@ -2,9 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"strconv"
+	"math"
+	"sync"
 	"time"
 
 	"github.com/segmentio/encoding/json"
@@ -47,58 +49,130 @@ type forwardMeta struct {
 
 // forward produces a resolved event to the repartition topic. Records of one
 // account go to one partition (the key's hash), in the order produced.
+// Records and their buffers come from a pool and go back to it once the
+// client is done with them (their promise), so steady forwarding does not
+// allocate.
 func (e *Engine) forward(account string, pending []features.Pending, r *kgo.Record, m forwardMeta) error {
-	v, err := appendForward(make([]byte, 0, len(r.Value)+160), r, pending, m)
+	rec := forwardPool.Get().(*kgo.Record)
+	v, err := appendForward(rec.Value[:0], r, pending, m)
 	if err != nil {
+		forwardPool.Put(rec)
 		return fmt.Errorf("encode forwarded event: %w", err)
 	}
-	e.cl.Produce(context.Background(), &kgo.Record{Topic: e.cfg.repartitionTopic(), Key: []byte(account), Value: v},
-		func(_ *kgo.Record, err error) {
-			if err != nil {
-				e.dlq.fail(fmt.Errorf("produce to repartition topic: %w", err))
-			}
-		})
+	key := append(rec.Key[:0], account...)
+	*rec = kgo.Record{Topic: e.cfg.Kafka.RepartitionTopic, Key: key, Value: v}
+	e.cl.Produce(context.Background(), rec, e.forwarded)
 	return nil
 }
 
-// appendForward appends the JSON of a forwarded record to b. The event is
-// copied verbatim (it decoded, so it is JSON): encoding it through a
-// RawMessage would validate and re-escape every byte of it again.
-func appendForward(b []byte, r *kgo.Record, pending []features.Pending, m forwardMeta) ([]byte, error) {
-	b = append(b, `{"source":{"topic":`...)
-	b = json.AppendEscape(b, r.Topic, 0)
-	b = append(b, `,"partition":`...)
-	b = strconv.AppendInt(b, int64(r.Partition), 10)
-	b = append(b, `,"offset":`...)
-	b = strconv.AppendInt(b, r.Offset, 10)
-	b = append(b, '}')
-	if !m.watermark.IsZero() {
-		b = append(b, `,"wm":"`...)
-		b = m.watermark.UTC().AppendFormat(b, time.RFC3339Nano)
-		b = append(b, '"')
+// forwardPool holds repartition records whose promise has run.
+var forwardPool = sync.Pool{New: func() any { return new(kgo.Record) }}
+
+// maxPooledForward is the largest record buffer kept for reuse; a rare
+// big event's buffer goes to the garbage collector instead.
+const maxPooledForward = 16 << 10
+
+// onForwarded is the promise of every forwarded record: after it the
+// client holds no reference to the record, which goes back to the pool.
+func (e *Engine) onForwarded(r *kgo.Record, err error) {
+	if err != nil {
+		e.dlq.fail(fmt.Errorf("produce to repartition topic: %w", err))
 	}
-	for _, part := range []struct {
-		key  string
-		v    any
-		skip bool
-	}{
-		{`,"pending":`, pending, len(pending) == 0},
-		{`,"ip":`, m.ip, m.ip == nil},
-		{`,"tags":`, m.tags, len(m.tags) == 0},
-	} {
-		if part.skip {
-			continue
-		}
-		enc, err := json.Marshal(part.v)
+	if cap(r.Value) > maxPooledForward {
+		return
+	}
+	*r = kgo.Record{Key: r.Key[:0], Value: r.Value[:0]}
+	forwardPool.Put(r)
+}
+
+// forwardFormat is the first byte of a forwarded record in the binary
+// format appendForward writes. Records of earlier versions are JSON and
+// begin with '{'; decodeForward reads both, so an upgrade mid-stream
+// loses nothing.
+const forwardFormat = 0x01
+
+// appendForward appends a forwarded record to b: the format byte, the
+// source (topic, partition, offset), the watermark (Unix nanoseconds, 0 for
+// none), the IP match (a presence byte, organisation, confidence, source),
+// the tags, the pending events (JSON, rare), then the event's bytes
+// verbatim: it decoded, so it needs no escaping, and the scoring worker
+// reads the header without a JSON parser. Strings are length-prefixed
+// (uvarint), integers varints.
+func appendForward(b []byte, r *kgo.Record, pending []features.Pending, m forwardMeta) ([]byte, error) {
+	b = append(b, forwardFormat)
+	b = appendString(b, r.Topic)
+	b = binary.AppendVarint(b, int64(r.Partition))
+	b = binary.AppendVarint(b, r.Offset)
+	var wm int64
+	if !m.watermark.IsZero() {
+		wm = m.watermark.UnixNano()
+	}
+	b = binary.AppendVarint(b, wm)
+	if m.ip == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		b = appendString(b, m.ip.Org)
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.ip.Confidence))
+		b = appendString(b, m.ip.Source)
+	}
+	b = binary.AppendUvarint(b, uint64(len(m.tags)))
+	for _, t := range m.tags {
+		b = appendString(b, t)
+	}
+	if len(pending) == 0 {
+		b = binary.AppendUvarint(b, 0)
+	} else {
+		enc, err := json.Marshal(pending)
 		if err != nil {
 			return nil, err
 		}
-		b = append(b, part.key...)
+		b = binary.AppendUvarint(b, uint64(len(enc)))
 		b = append(b, enc...)
 	}
-	b = append(b, `,"event":`...)
-	b = append(b, r.Value...)
-	return append(b, '}'), nil
+	return append(b, r.Value...), nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// fwdReader reads the binary format; the first error sticks.
+type fwdReader struct {
+	b   []byte
+	bad bool
+}
+
+func (r *fwdReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.bad = true
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *fwdReader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.bad = true
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *fwdReader) bytes() []byte {
+	n := r.uvarint()
+	if r.bad || n > uint64(len(r.b)) {
+		r.bad = true
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
 }
 
 // A watermark heartbeat tells every repartition partition how far an input
@@ -162,13 +236,73 @@ func isHeartbeat(r *kgo.Record) bool {
 	return r.Key == nil && len(r.Headers) == 1 && r.Headers[0].Key == headerWatermark
 }
 
-func decodeForward(r *kgo.Record) (*forwarded, error) {
-	var f forwarded
-	if err := json.Unmarshal(r.Value, &f); err != nil {
-		return nil, fmt.Errorf("decode forwarded event: %w", err)
+// decodeForward reads a forwarded record into f (reset first). f.Raw
+// aliases r.Value; the topic is kept from f when it is the same, so a
+// worker reusing f allocates nothing for the header of a plain event.
+func decodeForward(r *kgo.Record, f *forwarded) error {
+	topic := f.Source.Topic
+	*f = forwarded{} // tags and pending are kept by the contact: never reused
+	if len(r.Value) > 0 && r.Value[0] == '{' {
+		if err := json.Unmarshal(r.Value, f); err != nil {
+			return fmt.Errorf("decode forwarded event: %w", err)
+		}
+	} else if err := f.readBinary(r.Value, topic); err != nil {
+		return err
 	}
 	if len(r.Key) == 0 || len(f.Raw) == 0 {
-		return nil, errors.New("decode forwarded event: no account or no event")
+		return errors.New("decode forwarded event: no account or no event")
 	}
-	return &f, nil
+	return nil
+}
+
+func (f *forwarded) readBinary(v []byte, topic string) error {
+	if len(v) == 0 || v[0] != forwardFormat {
+		return errors.New("decode forwarded event: unknown format")
+	}
+	rd := fwdReader{b: v[1:]}
+	if t := rd.bytes(); string(t) == topic {
+		f.Source.Topic = topic
+	} else {
+		f.Source.Topic = string(t)
+	}
+	f.Source.Partition = int32(rd.varint())
+	f.Source.Offset = rd.varint()
+	if wm := rd.varint(); wm != 0 {
+		f.Watermark = time.Unix(0, wm).UTC()
+	}
+	if len(rd.b) > 0 && rd.b[0] == 1 {
+		rd.b = rd.b[1:]
+		ip := &ipMatchInfo{Org: string(rd.bytes())}
+		if len(rd.b) < 8 {
+			rd.bad = true
+		} else {
+			ip.Confidence = math.Float64frombits(binary.LittleEndian.Uint64(rd.b))
+			rd.b = rd.b[8:]
+		}
+		ip.Source = string(rd.bytes())
+		f.IP = ip
+	} else if len(rd.b) > 0 {
+		rd.b = rd.b[1:]
+	} else {
+		rd.bad = true
+	}
+	n := rd.uvarint()
+	if n > 0 && n <= uint64(len(rd.b)) {
+		f.Tags = make([]string, 0, n)
+		for i := uint64(0); i < n && !rd.bad; i++ {
+			f.Tags = append(f.Tags, string(rd.bytes()))
+		}
+	} else if n > 0 {
+		rd.bad = true
+	}
+	if p := rd.bytes(); len(p) > 0 && !rd.bad {
+		if err := json.Unmarshal(p, &f.Pending); err != nil {
+			return fmt.Errorf("decode forwarded event: pending: %w", err)
+		}
+	}
+	if rd.bad {
+		return errors.New("decode forwarded event: truncated header")
+	}
+	f.Raw = rd.b
+	return nil
 }

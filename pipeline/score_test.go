@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -120,8 +121,8 @@ func TestForwardEncoding(t *testing.T) {
 	meta := forwardMeta{watermark: wm, ip: &ipMatchInfo{Org: "Acme", Confidence: 0.5, Source: "csv"}, tags: []string{"email_freemail"}}
 	b, err := appendForward(nil, r, pending, meta)
 	require.NoError(t, err)
-	f, err := decodeForward(&kgo.Record{Key: []byte("acme.com"), Value: b})
-	require.NoError(t, err)
+	var f forwarded
+	require.NoError(t, decodeForward(&kgo.Record{Key: []byte("acme.com"), Value: b}, &f))
 	require.Equal(t, rows.Source{Topic: "in\"t", Partition: 3, Offset: 42}, f.Source)
 	require.Equal(t, string(raw), string(f.Raw))
 	require.True(t, wm.Equal(f.Watermark))
@@ -132,9 +133,25 @@ func TestForwardEncoding(t *testing.T) {
 	// Nothing optional: only the source and the event.
 	b, err = appendForward(nil, r, nil, forwardMeta{})
 	require.NoError(t, err)
-	f, err = decodeForward(&kgo.Record{Key: []byte("acme.com"), Value: b})
-	require.NoError(t, err)
+	require.NoError(t, decodeForward(&kgo.Record{Key: []byte("acme.com"), Value: b}, &f))
 	require.Nil(t, f.IP)
 	require.Empty(t, f.Pending)
 	require.True(t, f.Watermark.IsZero())
+	require.Equal(t, string(raw), string(f.Raw))
+
+	// A record of an earlier version (JSON) still reads.
+	old, err := json.Marshal(forwarded{Source: rows.Source{Topic: "in", Partition: 1, Offset: 7}, Raw: raw, Watermark: wm, Tags: []string{"x"}})
+	require.NoError(t, err)
+	require.NoError(t, decodeForward(&kgo.Record{Key: []byte("acme.com"), Value: old}, &f))
+	require.Equal(t, rows.Source{Topic: "in", Partition: 1, Offset: 7}, f.Source)
+	require.Equal(t, []string{"x"}, f.Tags)
+	require.JSONEq(t, string(raw), string(f.Raw))
+
+	// Every truncation of the header is an error, never a panic.
+	b, err = appendForward(nil, r, pending, meta)
+	require.NoError(t, err)
+	header := len(b) - len(raw)
+	for n := range header {
+		require.Error(t, decodeForward(&kgo.Record{Key: []byte("a"), Value: b[:n]}, &f), "cut at %d", n)
+	}
 }

@@ -136,6 +136,7 @@ type worker struct {
 	lastMatch     *ipMatchInfo
 
 	// scratch, reused per record
+	fwd   forwarded
 	ev    event.Event
 	res   scorer.Result
 	hits  []scorer.Hit
@@ -340,7 +341,8 @@ func (w *worker) ingest(r *kgo.Record) {
 // score applies a forwarded event to its account: the released anonymous
 // events first, then the event itself, then one evaluation.
 func (w *worker) score(r *kgo.Record) error {
-	f, err := decodeForward(r)
+	f := &w.fwd
+	err := decodeForward(r, f)
 	if err == nil {
 		err = event.Decode(f.Raw, &w.ev, w.limits)
 	}
