@@ -82,6 +82,57 @@ func referrerHost(ref string) string {
 	if ref == "" {
 		return ""
 	}
+	if h, ok := plainHost(ref); ok {
+		return h
+	}
+	return parsedHost(ref)
+}
+
+// plainHost is referrerHost without a URL parser for the common case, an
+// http(s) URL whose host is letters, digits, dots and hyphens and whose
+// rest is printable ASCII without escapes; ok is false for anything else,
+// which url.Parse then reads.
+func plainHost(ref string) (string, bool) {
+	var rest string
+	switch {
+	case strings.HasPrefix(ref, "https://"):
+		rest = ref[len("https://"):]
+	case strings.HasPrefix(ref, "http://"):
+		rest = ref[len("http://"):]
+	default:
+		return "", false
+	}
+	end := len(rest)
+	upper := false
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		if c == '/' || c == '?' || c == '#' {
+			end = i
+			break
+		}
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '.', c == '-':
+		case c >= 'A' && c <= 'Z':
+			upper = true
+		default:
+			return "", false
+		}
+	}
+	for i := end; i < len(rest); i++ {
+		if c := rest[i]; c <= ' ' || c >= 0x7f || c == '%' {
+			return "", false
+		}
+	}
+	h := rest[:end]
+	if upper {
+		h = strings.ToLower(h)
+	}
+	h = strings.TrimSuffix(h, ".")
+	return strings.TrimPrefix(h, "www."), true
+}
+
+// parsedHost is referrerHost by url.Parse.
+func parsedHost(ref string) string {
 	if !strings.Contains(ref, "://") {
 		ref = "https://" + ref
 	}

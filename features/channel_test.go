@@ -1,6 +1,7 @@
 package features
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -40,4 +41,26 @@ func TestChannel(t *testing.T) {
 		require.Equal(t, tc.wantOK, ok, tc.name)
 		require.Equal(t, tc.want, got, tc.name)
 	}
+}
+
+// plainHost agrees with url.Parse wherever it answers.
+func FuzzReferrerHost(f *testing.F) {
+	for _, s := range []string{
+		"https://www.Google.com/search?q=x", "http://news.ycombinator.com", "https://a.b.", "https://x.com/%zz",
+		"https://user@host.com/", "https://host.com:8080/p", "https://[::1]/", "https://ex ample.com", "https://a.com/p q",
+		"https://a.com#frag", "https://A.COM?x", "http://", "https://-a.com/\x7f", "https://www.", "https://a.com/\u00e9",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ref string) {
+		ref = strings.TrimSpace(ref)
+		if ref == "" {
+			return
+		}
+		if h, ok := plainHost(ref); ok {
+			if want := parsedHost(ref); h != want {
+				t.Fatalf("plainHost(%q) = %q, url.Parse says %q", ref, h, want)
+			}
+		}
+	})
 }

@@ -91,6 +91,7 @@ type Identity struct {
 	maxPending    int
 	dropped       uint64
 	store         Spill // links and pending events evicted from memory; nil: none
+	kbuf          []byte // scratch for person keys looked up, not kept
 }
 
 // Spill holds person links and visitors' pending events evicted from
@@ -98,25 +99,33 @@ type Identity struct {
 // TakePending returns a visitor's pending events and removes them from the
 // store (they are resident again). A store that fails reports not found and
 // keeps the error for its owner to act on.
+// The key's bytes are valid only during the call.
 type Spill interface {
-	Lookup(key string) (account string, ok bool)
-	TakePending(key string) ([]Pending, bool)
+	Lookup(key []byte) (account string, ok bool)
+	TakePending(key []byte) ([]Pending, bool)
 }
 
 // SetSpill sets where evicted links and pending events are looked up.
 func (id *Identity) SetSpill(s Spill) { id.store = s }
 
 // loadPending makes key's pending events resident if the store holds them.
-func (id *Identity) loadPending(key string) {
+func (id *Identity) loadPending(key []byte) {
 	if id.store == nil {
 		return
 	}
-	if _, ok := id.pending[key]; ok {
+	if _, ok := id.pending[string(key)]; ok {
 		return
 	}
 	if p, ok := id.store.TakePending(key); ok {
-		id.pending[key] = p
+		id.pending[string(key)] = p
 	}
+}
+
+// key builds the person key prefix+":"+v in the resolver's scratch buffer,
+// valid until the next call: map lookups with it allocate nothing.
+func (id *Identity) key(prefix byte, v string) []byte {
+	id.kbuf = append(append(id.kbuf[:0], prefix, ':'), v...)
+	return id.kbuf
 }
 
 // EvictPending moves visitors' pending events not changed since the last
@@ -144,13 +153,13 @@ func (id *Identity) EvictPending(limit int, spill func(key string, p []Pending) 
 }
 
 // person returns key's link from memory or, reinstating it, from the store.
-func (id *Identity) person(key string) (string, bool) {
-	if a, ok := id.persons[key]; ok {
+func (id *Identity) person(key []byte) (string, bool) {
+	if a, ok := id.persons[string(key)]; ok {
 		return a, true
 	}
 	if id.store != nil {
 		if a, ok := id.store.Lookup(key); ok {
-			id.persons[key] = a
+			id.persons[string(key)] = a
 			return a, true
 		}
 	}
@@ -224,18 +233,18 @@ func (id *Identity) Resolve(ev *event.Event) (string, Method) {
 		return d, MethodPerson
 	}
 	if ev.UserID != "" {
-		if a, ok := id.person("u:" + ev.UserID); ok {
+		if a, ok := id.person(id.key('u', ev.UserID)); ok {
 			return a, MethodPerson
 		}
 	}
 	if ev.AnonymousID != "" {
-		if a, ok := id.person("a:" + ev.AnonymousID); ok {
+		if a, ok := id.person(id.key('a', ev.AnonymousID)); ok {
 			return a, MethodPerson
 		}
 	}
 	if ev.Type == event.TypeAlias && ev.PreviousID != "" {
-		for _, k := range [2]string{"u:" + ev.PreviousID, "a:" + ev.PreviousID} {
-			if a, ok := id.person(k); ok {
+		for _, p := range [2]byte{'u', 'a'} {
+			if a, ok := id.person(id.key(p, ev.PreviousID)); ok {
 				return a, MethodPerson
 			}
 		}
@@ -252,12 +261,12 @@ func (id *Identity) Resolve(ev *event.Event) (string, Method) {
 // link, else its anonymousId's), without linking anything.
 func (id *Identity) Linked(ev *event.Event) (string, bool) {
 	if ev.UserID != "" {
-		if a, ok := id.person("u:" + ev.UserID); ok {
+		if a, ok := id.person(id.key('u', ev.UserID)); ok {
 			return a, true
 		}
 	}
 	if ev.AnonymousID != "" {
-		return id.person("a:" + ev.AnonymousID)
+		return id.person(id.key('a', ev.AnonymousID))
 	}
 	return "", false
 }
@@ -307,27 +316,30 @@ func (id *Identity) Link(ev *event.Event, account string, m Method) []Pending {
 		return nil
 	}
 	var out []Pending
-	link := func(key string) {
+	link := func(prefix byte, v string) {
+		key := id.key(prefix, v)
 		if cur, _ := id.person(key); cur != account {
-			id.persons[key] = account
-			id.dirtyPersons[key] = struct{}{}
+			k := string(key)
+			id.persons[k] = account
+			id.dirtyPersons[k] = struct{}{}
 		}
 		id.loadPending(key)
-		if p, ok := id.pending[key]; ok {
+		if p, ok := id.pending[string(key)]; ok {
+			k := string(key)
 			out = append(out, p...)
-			delete(id.pending, key)
-			id.dirtyVisitors[key] = struct{}{}
+			delete(id.pending, k)
+			id.dirtyVisitors[k] = struct{}{}
 		}
 	}
 	if ev.UserID != "" {
-		link("u:" + ev.UserID)
+		link('u', ev.UserID)
 	}
 	if ev.AnonymousID != "" {
-		link("a:" + ev.AnonymousID)
+		link('a', ev.AnonymousID)
 	}
 	if ev.Type == event.TypeAlias && ev.PreviousID != "" {
-		link("u:" + ev.PreviousID)
-		link("a:" + ev.PreviousID)
+		link('u', ev.PreviousID)
+		link('a', ev.PreviousID)
 	}
 	if len(out) > 1 {
 		sortPending(out)
@@ -338,16 +350,17 @@ func (id *Identity) Link(ev *event.Event, account string, m Method) []Pending {
 // Park keeps an unresolved event under its visitor until a link arrives.
 // Only events the scorer could count are worth keeping; the caller decides.
 func (id *Identity) Park(ev *event.Event) {
-	key := ""
+	var kb []byte
 	switch {
 	case ev.AnonymousID != "":
-		key = "a:" + ev.AnonymousID
+		kb = id.key('a', ev.AnonymousID)
 	case ev.UserID != "":
-		key = "u:" + ev.UserID
+		kb = id.key('u', ev.UserID)
 	default:
 		return
 	}
-	id.loadPending(key)
+	id.loadPending(kb)
+	key := string(kb) // kept as a map key below
 	p := id.pending[key]
 	if len(p) >= id.maxPending {
 		copy(p, p[1:])
@@ -448,11 +461,16 @@ func looksLikeDomain(d string) bool {
 	if len(d) < 3 || len(d) > 253 {
 		return false
 	}
-	labels := strings.Split(d, ".")
-	if len(labels) < 2 {
+	if strings.IndexByte(d, '.') < 0 {
 		return false
 	}
-	for _, l := range labels {
+	var tld string
+	for rest := d; ; {
+		l := rest
+		i := strings.IndexByte(rest, '.')
+		if i >= 0 {
+			l, rest = rest[:i], rest[i+1:]
+		}
 		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
 			return false
 		}
@@ -461,7 +479,10 @@ func looksLikeDomain(d string) bool {
 				return false
 			}
 		}
+		if i < 0 {
+			tld = l
+			break
+		}
 	}
-	tld := labels[len(labels)-1]
 	return strings.Trim(tld, "0123456789") != ""
 }

@@ -162,15 +162,15 @@ func (m ipMap) MatchIP(ip string) (string, bool) { a, ok := m[ip]; return a, ok 
 
 type mapLinks map[string]string
 
-func (m mapLinks) Lookup(key string) (string, bool)     { a, ok := m[key]; return a, ok }
-func (m mapLinks) TakePending(string) ([]Pending, bool) { return nil, false }
+func (m mapLinks) Lookup(key []byte) (string, bool)     { a, ok := m[string(key)]; return a, ok }
+func (m mapLinks) TakePending([]byte) ([]Pending, bool) { return nil, false }
 
 type mapPending map[string][]Pending
 
-func (m mapPending) Lookup(string) (string, bool) { return "", false }
-func (m mapPending) TakePending(key string) ([]Pending, bool) {
-	p, ok := m[key]
-	delete(m, key)
+func (m mapPending) Lookup([]byte) (string, bool) { return "", false }
+func (m mapPending) TakePending(key []byte) ([]Pending, bool) {
+	p, ok := m[string(key)]
+	delete(m, string(key))
 	return p, ok
 }
 

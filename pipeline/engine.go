@@ -55,8 +55,11 @@ type Engine struct {
 	checker  *hygiene.Checker // nil: hygiene off
 	// forwarded is onForwarded as a func value made once: a method value
 	// made per record would allocate.
-	forwarded func(*kgo.Record, error)
-	metrics  *metrics
+	forwarded, controlled func(*kgo.Record, error)
+	// produce sends a record of the repartition topic into the open
+	// transaction (the client's Produce; tests drive workers without one).
+	produce func(*kgo.Record, func(*kgo.Record, error))
+	metrics *metrics
 
 	sess *kgo.GroupTransactSession
 	cl   *kgo.Client
@@ -137,7 +140,10 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 	// Resolved once: the topic names every forwarded record.
 	cfg.Kafka.RepartitionTopic = cfg.repartitionTopic()
 	e := &Engine{cfg: cfg, log: slog.Default(), workers: make(map[tp]*worker)}
-	e.forwarded = e.onForwarded
+	e.forwarded, e.controlled = e.onForwarded, e.onControlled
+	e.produce = func(r *kgo.Record, promise func(*kgo.Record, error)) {
+		e.cl.Produce(context.Background(), r, promise)
+	}
 	for _, o := range opts {
 		o(e)
 	}

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -91,13 +90,15 @@ func controlHeader(r *kgo.Record) string {
 
 // sendControl produces a decision to the repartition topic keyed by key.
 func (e *Engine) sendControl(key, header string, v []byte) {
-	e.cl.Produce(context.Background(), &kgo.Record{Topic: e.cfg.repartitionTopic(), Key: []byte(key), Value: v,
-		Headers: []kgo.RecordHeader{{Key: header}}},
-		func(_ *kgo.Record, err error) {
-			if err != nil {
-				e.dlq.fail(fmt.Errorf("produce %s record to repartition topic: %w", header, err))
-			}
-		})
+	e.produce(&kgo.Record{Topic: e.cfg.Kafka.RepartitionTopic, Key: []byte(key), Value: v,
+		Headers: []kgo.RecordHeader{{Key: header}}}, e.controlled)
+}
+
+// onControlled is the promise of the records sendControl produces.
+func (e *Engine) onControlled(r *kgo.Record, err error) {
+	if err != nil {
+		e.dlq.fail(fmt.Errorf("produce %s record to repartition topic: %w", controlHeader(r), err))
+	}
 }
 
 // actOn sends the decision on a duplicate to its account's worker, or,

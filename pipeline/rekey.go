@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -61,7 +60,7 @@ func (e *Engine) forward(account string, pending []features.Pending, r *kgo.Reco
 	}
 	key := append(rec.Key[:0], account...)
 	*rec = kgo.Record{Topic: e.cfg.Kafka.RepartitionTopic, Key: key, Value: v}
-	e.cl.Produce(context.Background(), rec, e.forwarded)
+	e.produce(rec, e.forwarded)
 	return nil
 }
 

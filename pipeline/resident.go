@@ -26,15 +26,15 @@ func (w *worker) spillName() string { return w.key() + "/a" }
 // events, for its Identity.
 type identitySpill struct{ w *worker }
 
-func (s identitySpill) TakePending(key string) ([]features.Pending, bool) {
+func (s identitySpill) TakePending(key []byte) ([]features.Pending, bool) {
 	if !s.w.visitorsSpilled {
 		return nil, false // nothing was ever written: no store read per event
 	}
 	var p []features.Pending
-	found, err := s.w.visitors.Get([]byte(key), func(v []byte) error { return json.Unmarshal(v, &p) })
+	found, err := s.w.visitors.Get(key, func(v []byte) error { return json.Unmarshal(v, &p) })
 	if err == nil && found {
 		b := s.w.store.NewBatch()
-		b.Delete(s.w.visitors, []byte(key))
+		b.Delete(s.w.visitors, key)
 		err = b.Commit()
 		b.Close()
 	}
@@ -45,12 +45,12 @@ func (s identitySpill) TakePending(key string) ([]features.Pending, bool) {
 	return p, found
 }
 
-func (s identitySpill) Lookup(key string) (string, bool) {
+func (s identitySpill) Lookup(key []byte) (string, bool) {
 	if !s.w.linksSpilled {
 		return "", false
 	}
 	var account string
-	found, err := s.w.links.Get([]byte(key), func(v []byte) error { account = string(v); return nil })
+	found, err := s.w.links.Get(key, func(v []byte) error { account = string(v); return nil })
 	if err != nil {
 		s.w.storeErr = fmt.Errorf("look up person link %s: %w", key, err)
 		return "", false
@@ -127,7 +127,7 @@ func (w *worker) account(id string) (*account, error) {
 			w.metrics.reloaded.Inc()
 		}
 	}
-	a.used = w.now
+	a.used, a.id = w.now, id
 	w.accounts[id] = a
 	w.metrics.accounts.Inc()
 	if err := w.unspillTimer(id, a); err != nil {
@@ -146,6 +146,7 @@ func (w *worker) restoreAccount(id string, v []byte, limit int, b *statestore.Ba
 			return fmt.Errorf("decode account %s: %w", id, err)
 		}
 		a.used = w.now
+		a.id = id
 		w.accounts[id] = a
 		return nil
 	}

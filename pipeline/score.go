@@ -246,16 +246,16 @@ func (w *worker) apply(id, cid string, a *account, c *contact, ev *event.Event, 
 		}
 	}
 	if w.scoreEvents && len(hits) > 0 {
-		se := rows.ScoreEvent{
-			AccountID: id, ContactID: cid, At: ev.Time, Type: ev.Type.String(), Event: ev.Event,
-			Rules: make([]string, len(hits)), Points: make([]float64, len(hits)), Source: src,
-		}
+		se := rows.ScoreEvent{AccountID: id, ContactID: cid, At: ev.Time, Type: ev.Type.String(), Event: ev.Event, Source: src}
 		if ev.Type == event.TypePage {
 			se.Path = ev.PagePath()
 		}
-		for i, h := range hits {
-			se.Rules[i], se.Points[i] = w.rules.RuleName(h.Rule), h.Points
+		ns, np := len(w.arena.strs), len(w.arena.floats)
+		for _, h := range hits {
+			w.arena.strs = append(w.arena.strs, w.rules.RuleName(h.Rule))
+			w.arena.floats = append(w.arena.floats, h.Points)
 		}
+		se.Rules, se.Points = w.arena.strs[ns:len(w.arena.strs):len(w.arena.strs)], w.arena.floats[np:len(w.arena.floats):len(w.arena.floats)]
 		w.batch.Events = append(w.batch.Events, se)
 	}
 }
@@ -307,12 +307,35 @@ func (w *worker) emit(id, cid string, a *account, st *scorer.State, e *emitted, 
 		AccountID: id, ContactID: cid, Score: res.Score, Fit: res.Fit, Engagement: res.Engagement,
 		Grade: res.Grade, Level: res.Level, Label: res.Label, Stage: res.Stage.String(),
 		PreviousLabel: e.LastLabel, PreviousStage: prevStage, PreviousScore: e.LastScore,
-		Reasons:      append([]rows.Reason(nil), res.Reasons...),
+		Reasons:      w.arena.reasons(res.Reasons),
 		RulesVersion: w.rules.Version, AsOf: st.AsOf, Source: src,
 		Intent: res.Intent, Persona: persona, Cause: cause,
 	})
 	e.Emitted, e.LastScore, e.LastLabel, e.LastStage = true, res.Score, res.Label, res.Stage
 	w.metrics.changes.Inc()
+}
+
+// rowArena holds the slices of the rows one process call writes: the sinks
+// copy or encode a batch in Write and keep none of it, so the arena is
+// reused from one call to the next and steady scoring allocates no row
+// slices.
+type rowArena struct {
+	strs   []string
+	floats []float64
+	rs     []rows.Reason
+}
+
+func (a *rowArena) reset() {
+	clear(a.strs)
+	clear(a.rs)
+	a.strs, a.floats, a.rs = a.strs[:0], a.floats[:0], a.rs[:0]
+}
+
+// reasons returns a copy of rs in the arena.
+func (a *rowArena) reasons(rs []rows.Reason) []rows.Reason {
+	n := len(a.rs)
+	a.rs = append(a.rs, rs...)
+	return a.rs[n:len(a.rs):len(a.rs)]
 }
 
 // bestTimes is how many best contact hours rows carry.

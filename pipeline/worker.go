@@ -42,8 +42,9 @@ type account struct {
 	// account's decay timer (zero: none).
 	NextDue time.Time `json:"next_due"`
 
-	dirty bool  // changed since the last account_scores row was written
-	used  int64 // when last seen (unix nanoseconds), for eviction
+	id    string // the account id, the worker's map key
+	dirty bool   // changed since the last account_scores row was written
+	used  int64  // when last seen (unix nanoseconds), for eviction
 	// RulesVersion is the rules version the account was last scored under,
 	// so a sweep after a rules change re-scores each account once.
 	RulesVersion string `json:"rules_version"`
@@ -137,6 +138,7 @@ type worker struct {
 
 	// scratch, reused per record
 	fwd   forwarded
+	arena rowArena
 	ev    event.Event
 	res   scorer.Result
 	hits  []scorer.Hit
@@ -192,6 +194,7 @@ func newWorker(e *Engine, topic string, partition int32) *worker {
 // they produce to the sinks.
 func (w *worker) process(ctx context.Context, recs []*kgo.Record, out rowWriter) error {
 	w.batch.Reset()
+	w.arena.reset()
 	w.now = nowNano()
 	if len(recs) > 0 {
 		w.lastRecord = time.Now()
@@ -352,7 +355,13 @@ func (w *worker) score(r *kgo.Record) error {
 		w.metrics.deadLetters.WithLabelValues("invalid_forward").Inc()
 		return nil
 	}
-	if err := w.scoreEvent(string(r.Key), f.Pending, &w.ev, f.Source, f.IP, f.Tags); err != nil {
+	var id string
+	if a := w.accounts[string(r.Key)]; a != nil {
+		id = a.id // resident: its id without a copy of the key
+	} else {
+		id = string(r.Key)
+	}
+	if err := w.scoreEvent(id, f.Pending, &w.ev, f.Source, f.IP, f.Tags); err != nil {
 		return err
 	}
 	return w.heard(rows.Source{Topic: f.Source.Topic, Partition: f.Source.Partition}, f.Watermark, false)
