@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/leadscore/leadscore/features"
@@ -94,6 +95,10 @@ type KafkaConfig struct {
 	InstanceID string `yaml:"instance_id"`
 	// SessionTimeout is how long the group waits for a silent member.
 	SessionTimeout Duration `yaml:"session_timeout"`
+	// Compression of the record batches leadscore produces: lz4 (default:
+	// the cheapest to decompress, and the repartition topic is read back
+	// by leadscore itself), zstd, snappy, gzip or none.
+	Compression string `yaml:"compression"`
 	// CreateTopics creates missing topics at start with Partitions
 	// partitions (the embedded broker always does).
 	CreateTopics bool  `yaml:"create_topics"`
@@ -231,6 +236,7 @@ func DefaultConfig() Config {
 			DLQTopic:            "leadscore.dlq",
 			Partitions:          4,
 			SessionTimeout:      Duration(45 * time.Second),
+			Compression:         "lz4",
 		},
 		ClickHouse: ClickHouseConfig{
 			Addr:          []string{"127.0.0.1:9000"},
@@ -433,6 +439,9 @@ func (c *Config) Validate() error {
 	if c.Kafka.SessionTimeout.D() < time.Second {
 		bad("kafka.session_timeout", "must be at least 1s")
 	}
+	if _, ok := compressionCodec(c.Kafka.Compression); !ok {
+		bad("kafka.compression", "%q: want lz4, zstd, snappy, gzip or none", c.Kafka.Compression)
+	}
 	if c.Kafka.Partitions < 1 {
 		bad("kafka.partitions", "must be at least 1, got %d", c.Kafka.Partitions)
 	}
@@ -540,4 +549,21 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// compressionCodec is the franz-go codec of a kafka.compression name.
+func compressionCodec(name string) (kgo.CompressionCodec, bool) {
+	switch name {
+	case "lz4":
+		return kgo.Lz4Compression(), true
+	case "zstd":
+		return kgo.ZstdCompression(), true
+	case "snappy":
+		return kgo.SnappyCompression(), true
+	case "gzip":
+		return kgo.GzipCompression(), true
+	case "none":
+		return kgo.NoCompression(), true
+	}
+	return kgo.CompressionCodec{}, false
 }

@@ -293,6 +293,7 @@ func (e *Engine) connect() error {
 	kc := e.cfg.Kafka
 	var gen uint64                                 // set below, with mu held
 	current := func() bool { return e.gen == gen } // read with mu held
+	codec, _ := compressionCodec(kc.Compression)   // validated
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(e.Brokers()...),
 		kgo.ClientID(kc.ClientID),
@@ -332,6 +333,7 @@ func (e *Engine) connect() error {
 		// them and a caught-up group shows no lag.
 		kgo.KeepControlRecords(),
 		kgo.ProducerLinger(5 * time.Millisecond),
+		kgo.ProducerBatchCompression(codec),
 		kgo.RecordPartitioner(changelogPartitioner{changelog: e.cfg.changelogTopic(), keyed: kgo.StickyKeyPartitioner(nil)}),
 		kgo.WithLogger(kgoLogger{e.log}),
 	}

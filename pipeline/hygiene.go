@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -72,7 +73,7 @@ func (w *worker) screen(r *kgo.Record, ev *event.Event) ([]string, bool) {
 		if w.passed == nil || len(w.passed) >= maxPassed {
 			w.passed = make(map[string]passedLead, 1024) // start over: a cache, not state
 		}
-		w.passed[pk] = passedLead{key: key, tags: tags}
+		w.passed[strings.Clone(pk)] = passedLead{key: key, tags: tags} // not pinning the event's strings
 	}
 	return tags, true
 }

@@ -91,7 +91,9 @@ func (w *worker) contactOf(a *account, ev *event.Event) string {
 			a.Anon = map[string]string{}
 		}
 		if len(a.Anon) < w.maxContacts*maxAnonPerContact {
-			a.Anon[anon] = id
+			// Clones: an event's strings share one block, which a kept
+			// string would pin.
+			a.Anon[strings.Clone(anon)] = strings.Clone(id)
 		}
 	}
 	link(ev.AnonymousID)
@@ -131,7 +133,7 @@ func (w *worker) contact(a *account, id string) *contact {
 		a.Contacts = map[string]*contact{}
 	}
 	c := &contact{}
-	a.Contacts[id] = c
+	a.Contacts[strings.Clone(id)] = c // not pinning the event's strings
 	return c
 }
 
@@ -158,14 +160,14 @@ func (w *worker) scoreEvent(id string, pending []features.Pending, ev *event.Eve
 	var cStageBefore scorer.Stage
 	if c != nil {
 		cStageBefore = c.Score.Stage
-		if ev.Type == event.TypeIdentify && ev.Traits.Title != "" {
-			c.Score.Title = ev.Traits.Title
+		if ev.Type == event.TypeIdentify && ev.Traits.Title != "" && ev.Traits.Title != c.Score.Title {
+			c.Score.Title = strings.Clone(ev.Traits.Title)
 		}
 		if ev.Type == event.TypeIdentify {
 			c.Tags = tags // each identify's hygiene verdict replaces the last
 		}
-		if tz := ev.Context.Timezone; tz != "" && features.Location(tz) != nil {
-			c.Timezone = tz
+		if tz := ev.Context.Timezone; tz != "" && tz != c.Timezone && features.Location(tz) != nil {
+			c.Timezone = strings.Clone(tz)
 		}
 	}
 	for i := range pending {
@@ -229,10 +231,12 @@ func (w *worker) apply(id, cid string, a *account, c *contact, ev *event.Event, 
 		}
 	}
 	if cp, ok := w.channels.Channel(ev); ok {
-		if a.FirstTouch == (event.Campaign{}) {
-			a.FirstTouch = cp
+		if a.LastTouch != cp {
+			a.LastTouch = cloneCampaign(cp) // not pinning the event's strings
 		}
-		a.LastTouch = cp
+		if a.FirstTouch == (event.Campaign{}) {
+			a.FirstTouch = a.LastTouch
+		}
 	}
 	if features.IsTouch(ev) {
 		tz := ev.Context.Timezone
@@ -397,18 +401,29 @@ func (w *worker) scoreRow(id, cid string, version uint64, a *account, st *scorer
 // firmographics: traits present in the call replace, absent ones stay, as
 // Segment merges traits.
 func mergeFirmographics(f *scorer.Firmographics, t *event.Traits) {
-	if t.Industry != "" {
-		f.Industry = t.Industry
+	// Strings are cloned when they change: an event's strings share one
+	// block, which a kept string would pin.
+	if t.Industry != "" && t.Industry != f.Industry {
+		f.Industry = strings.Clone(t.Industry)
 	}
 	if t.HasEmployees {
 		f.Employees, f.HasEmployees = t.Employees, true
 	}
-	if t.Country != "" {
-		f.Country = t.Country
+	if t.Country != "" && t.Country != f.Country {
+		f.Country = strings.Clone(t.Country)
 	}
 	if t.Technologies != nil {
-		f.Technologies = append(f.Technologies[:0:0], t.Technologies...)
+		f.Technologies = make([]string, len(t.Technologies))
+		for i, s := range t.Technologies {
+			f.Technologies[i] = strings.Clone(s)
+		}
 	}
+}
+
+// cloneCampaign copies c's strings out of the event they came from.
+func cloneCampaign(c event.Campaign) event.Campaign {
+	return event.Campaign{Source: strings.Clone(c.Source), Medium: strings.Clone(c.Medium),
+		Name: strings.Clone(c.Name), Term: strings.Clone(c.Term), Content: strings.Clone(c.Content)}
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -140,8 +140,10 @@ func (v *Visits) visit(ev *event.Event, m *ipMatchInfo) {
 		if v.Paths == nil {
 			v.Paths = map[string]uint32{}
 		}
-		if _, ok := v.Paths[p]; ok || len(v.Paths) < maxVisitPaths {
+		if _, ok := v.Paths[p]; ok {
 			v.Paths[p]++
+		} else if len(v.Paths) < maxVisitPaths {
+			v.Paths[strings.Clone(p)] = 1 // the event's strings share one block: do not pin it
 		} else {
 			low, lowN := "", uint32(0)
 			for q, n := range v.Paths {
@@ -150,7 +152,7 @@ func (v *Visits) visit(ev *event.Event, m *ipMatchInfo) {
 				}
 			}
 			delete(v.Paths, low)
-			v.Paths[p] = lowN + 1
+			v.Paths[strings.Clone(p)] = lowN + 1
 		}
 	}
 	if m.Confidence >= v.Confidence {

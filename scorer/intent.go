@@ -80,7 +80,9 @@ func (r *Rules) observeIntent(s *State, ev *event.Event) int {
 		if len(s.Intent) >= maxTopics {
 			s.Intent = dropStalestTopic(s.Intent)
 		}
-		s.Intent = append(s.Intent, TopicIntent{Topic: topic})
+		// A clone: the event's strings share one block, which a kept
+		// topic would pin.
+		s.Intent = append(s.Intent, TopicIntent{Topic: strings.Clone(topic)})
 		i = len(s.Intent) - 1
 	}
 	ti := &s.Intent[i]

@@ -4,15 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"reflect"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
-	"unicode/utf16"
-	"unicode/utf8"
-
-	"github.com/segmentio/encoding/json"
 )
 
 // Reason is a stable code for why a record cannot be decoded. It is the value
@@ -144,9 +137,6 @@ func (l Limits) orDefault() Limits {
 	return l
 }
 
-// wires are reused: a wire is large and Decode runs once per record.
-var wires = sync.Pool{New: func() any { return new(wire) }}
-
 // Decode parses one Segment call from data into ev. It resets ev first and
 // leaves it zero on error. The error is always a *DecodeError: a record that
 // fails here fails the same way on every retry.
@@ -161,84 +151,32 @@ var wires = sync.Pool{New: func() any { return new(wire) }}
 // Time is timestamp; without it, originalTimestamp, shifted by
 // receivedAt - sentAt when both are present (Segment's clock-skew
 // correction). The result is UTC.
+//
+// A single-pass parser reads the records it accepts without building
+// anything but offsets, then copies the kept strings into one allocation:
+// a string kept from ev keeps that whole block alive, so a caller storing
+// one for long (a map key, partition state) should strings.Clone it.
+// Every record it does not accept, which includes every malformed record,
+// is decoded again by the reference decoder, so reasons and details are the
+// same as they always were.
 func Decode(data []byte, ev *Event, lim Limits) error {
 	*ev = Event{}
 	lim = lim.orDefault()
 	if len(data) > lim.MaxBytes {
 		return fail(ReasonTooLarge, "%d bytes, limit %d", len(data), lim.MaxBytes)
 	}
-	if !utf8.Valid(data) {
-		return fail(ReasonInvalidUTF8, "at byte offset %d", invalidUTF8At(data))
+	var p parser
+	if !p.parse(data, lim) {
+		return decodeReference(data, ev, lim)
 	}
-	deepAt, long := scan(data, lim.MaxDepth, lim.MaxString)
-	if deepAt >= 0 {
-		return fail(ReasonTooDeep, "nesting deeper than %d at byte offset %d", lim.MaxDepth, deepAt)
-	}
-
-	w := wires.Get().(*wire)
-	*w = wire{}
-	defer func() {
-		*w = wire{} // do not pin the last record's strings
-		wires.Put(w)
-	}()
-	if err := w.unmarshal(data); err != nil {
+	s := p.segment()
+	typ, t, err := s.check()
+	if err != nil {
 		return err
 	}
-	if long {
-		if err := checkStrings(w, data, lim.MaxString); err != nil {
-			return err
-		}
-	}
-	if err := w.fill(ev); err != nil {
-		return err
-	}
-	ev.Raw = data
+	p.build(ev)
+	ev.Type, ev.Time, ev.Raw = typ, t, data
 	return nil
-}
-
-// invalidUTF8At returns the offset of the first byte that is not UTF-8.
-func invalidUTF8At(data []byte) int {
-	for i := 0; i < len(data); {
-		r, n := utf8.DecodeRune(data[i:])
-		if r == utf8.RuneError && n == 1 {
-			return i
-		}
-		i += n
-	}
-	return -1
-}
-
-// scan walks data once, aware of strings and escapes. It returns the offset
-// of the first bracket nested deeper than maxDepth (-1 if none) and whether
-// any string's raw (still escaped) length exceeds maxString. The raw length
-// bounds the decoded length from above, so checkStrings only runs when a
-// string may be too long. On malformed input the answer is a best effort;
-// the parser reports the syntax error afterwards.
-func scan(data []byte, maxDepth, maxString int) (deepAt int, long bool) {
-	depth := 0
-	for i := 0; i < len(data); i++ {
-		switch data[i] {
-		case '{', '[':
-			depth++
-			if depth > maxDepth {
-				return i, long
-			}
-		case '}', ']':
-			if depth > 0 {
-				depth--
-			}
-		case '"':
-			end := stringEnd(data, i+1)
-			if end < 0 {
-				return -1, long
-			}
-			if end-(i+1) > maxString {
-				long = true
-			}
-			i = end
-		}
-	}
-	return -1, long
 }
 
 // stringEnd returns the offset of the quote closing the string whose content
@@ -262,62 +200,6 @@ func stringEnd(data []byte, start int) int {
 	}
 }
 
-// checkStrings reports the first string longer than max once decoded: a
-// known field by its path, else any string by its offset. data is valid JSON.
-func checkStrings(w *wire, data []byte, max int) error {
-	if path, n := w.longField(max); path != "" {
-		return fail(ReasonFieldTooLong, "%s: %d bytes, limit %d", path, n, max)
-	}
-	for i := 0; i < len(data); i++ {
-		if data[i] != '"' {
-			continue
-		}
-		end := stringEnd(data, i+1)
-		if end < 0 {
-			return nil
-		}
-		if end-(i+1) > max {
-			if n := unescapedLen(data[i+1 : end]); n > max {
-				return fail(ReasonFieldTooLong, "string at byte offset %d: %d bytes, limit %d", i, n, max)
-			}
-		}
-		i = end
-	}
-	return nil
-}
-
-// unescapedLen returns the decoded length in bytes of the content of a valid
-// JSON string. A lone surrogate counts as U+FFFD, which replaces it.
-func unescapedLen(s []byte) int {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] != '\\' {
-			n++
-			continue
-		}
-		i++ // s is valid, so every escape is complete
-		if s[i] != 'u' {
-			n++
-			continue
-		}
-		r := hex4(s[i+1:])
-		i += 4
-		if !utf16.IsSurrogate(r) {
-			n += utf8.RuneLen(r)
-			continue
-		}
-		if r < 0xDC00 && i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
-			if r2 := hex4(s[i+3:]); r2 >= 0xDC00 && r2 < 0xE000 {
-				n += 4
-				i += 6
-				continue
-			}
-		}
-		n += 3
-	}
-	return n
-}
-
 func hex4(b []byte) rune {
 	var r rune
 	for _, c := range b[:4] {
@@ -334,90 +216,23 @@ func hex4(b []byte) rune {
 	return r
 }
 
-// unmarshal parses data into w, mapping the parser's errors to reasons.
-func (w *wire) unmarshal(data []byte) error {
-	// Segment keys are camelCase exactly; case-insensitive matching would only
-	// cost time and let "UserID" shadow "userId".
-	rest, err := json.Parse(data, w, json.DontMatchCaseInsensitiveStructFields)
-	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
-		return fail(ReasonInvalidJSON, "byte offset %d: %s", len(data)-len(rest), strings.TrimPrefix(se.Error(), "json: "))
-	}
-	if len(rest) != 0 {
-		// As encoding/json does, trailing bytes win over type errors.
-		return fail(ReasonInvalidJSON, "byte offset %d: trailing bytes after the top-level value", len(data)-len(rest))
-	}
-	// The parser validates the whole top-level value before it reports a type
-	// error, so from here on data is valid JSON.
-	if b := bytes.TrimLeft(data, " \t\r\n"); len(b) == 0 || b[0] != '{' {
-		return fail(ReasonNotObject, "top level is %s", kindOf(b))
-	}
-	if err == nil {
-		return nil
-	}
-	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		got := "number"
-		if raw, uerr := strconv.Unquote(te.Value); uerr == nil {
-			got = kindOf([]byte(raw))
-		}
-		return fail(ReasonWrongType, "%s: got %s, want %s", te.Field, got, wantOf(te.Type))
-	}
-	// Neither syntax nor type: a bug in the parser or in a wire type. Still
-	// poison, since the same bytes fail the same way on every retry.
-	return fail(ReasonInvalidJSON, "%v", err)
+// segment is what the Segment semantics read of a parsed call. Both
+// decoders fill one, so both check a call the same way. Strings may alias
+// the record: nothing may keep them.
+type segment struct {
+	typ                                         string
+	timestamp, originalTimestamp, sentAt, recvd string
+	// Whether these hold a non-empty string.
+	anonymousID, userID, previousID, groupID, event, contextGroupID, propertiesDomain bool
 }
 
-// kindOf names the JSON kind of the value starting b.
-func kindOf(b []byte) string {
-	if len(b) == 0 {
-		return "nothing"
-	}
-	switch b[0] {
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	case '"':
-		return "string"
-	case 't', 'f':
-		return "boolean"
-	case 'n':
-		return "null"
-	}
-	return "number"
-}
-
-var (
-	typeString  = reflect.TypeFor[string]()
-	typeScratch = reflect.TypeFor[scratch]()
-	typeStrings = reflect.TypeFor[[]string]()
-	typeID      = reflect.TypeFor[idString]()
-	typeNumber  = reflect.TypeFor[flexNumber]()
-)
-
-// wantOf names, in JSON terms, what a wire field accepts.
-func wantOf(t reflect.Type) string {
-	switch t {
-	case typeString, typeScratch:
-		return "string"
-	case typeStrings:
-		return "array of strings"
-	case typeID:
-		return "string or number"
-	case typeNumber:
-		return "number or numeric string"
-	}
-	if t != nil && t.Kind() == reflect.Struct {
-		return "object"
-	}
-	return fmt.Sprint(t)
-}
-
-// fill checks the Segment semantics of a parsed call and copies it into ev.
-func (w *wire) fill(ev *Event) error {
+// check applies the Segment semantics to a call: type, time, identity, then
+// the per-type required fields.
+func (s *segment) check() (Type, time.Time, error) {
 	var typ Type
-	switch w.Type.view() {
+	switch s.typ {
 	case "":
-		return fail(ReasonMissingType, "type is absent or empty")
+		return 0, time.Time{}, fail(ReasonMissingType, "type is absent or empty")
 	case "page":
 		typ = TypePage
 	case "track":
@@ -429,39 +244,62 @@ func (w *wire) fill(ev *Event) error {
 	case "alias":
 		typ = TypeAlias
 	default:
-		return fail(ReasonUnknownType, "type %q", truncate(w.Type.String()))
+		return 0, time.Time{}, fail(ReasonUnknownType, "type %q", truncate(s.typ))
 	}
 
-	t, err := w.eventTime()
+	t, err := s.eventTime()
 	if err != nil {
-		return err
+		return 0, time.Time{}, err
 	}
 
-	person := w.AnonymousID != "" || w.UserID != ""
+	person := s.anonymousID || s.userID
 	switch typ {
 	case TypePage, TypeIdentify:
 		if !person {
-			return fail(ReasonMissingIdentity, "%s without anonymousId or userId", typ)
+			return 0, time.Time{}, fail(ReasonMissingIdentity, "%s without anonymousId or userId", typ)
 		}
 	case TypeTrack:
 		// Intent and CRM events may name only an account (contract §1).
-		if !person && w.Context.GroupID == "" && w.Properties.Domain == "" {
-			return fail(ReasonMissingIdentity, "track without anonymousId, userId, context.groupId or properties.domain")
+		if !person && !s.contextGroupID && !s.propertiesDomain {
+			return 0, time.Time{}, fail(ReasonMissingIdentity, "track without anonymousId, userId, context.groupId or properties.domain")
 		}
-		if w.Event == "" {
-			return fail(ReasonMissingEvent, "track without event")
+		if !s.event {
+			return 0, time.Time{}, fail(ReasonMissingEvent, "track without event")
 		}
 	case TypeGroup:
-		if w.GroupID == "" {
-			return fail(ReasonMissingGroupID, "group without groupId")
+		if !s.groupID {
+			return 0, time.Time{}, fail(ReasonMissingGroupID, "group without groupId")
 		}
 	case TypeAlias:
-		if w.PreviousID == "" {
-			return fail(ReasonMissingPreviousID, "alias without previousId")
+		if !s.previousID {
+			return 0, time.Time{}, fail(ReasonMissingPreviousID, "alias without previousId")
 		}
-		if w.UserID == "" {
-			return fail(ReasonMissingPreviousID, "alias without userId")
+		if !s.userID {
+			return 0, time.Time{}, fail(ReasonMissingPreviousID, "alias without userId")
 		}
+	}
+	return typ, t, nil
+}
+
+// fill checks the Segment semantics of a parsed call and copies it into ev.
+func (w *wire) fill(ev *Event) error {
+	s := segment{
+		typ:               w.Type.view(),
+		timestamp:         w.Timestamp.view(),
+		originalTimestamp: w.OriginalTimestamp.view(),
+		sentAt:            w.SentAt.view(),
+		recvd:             w.ReceivedAt.view(),
+		anonymousID:       w.AnonymousID != "",
+		userID:            w.UserID != "",
+		previousID:        w.PreviousID != "",
+		groupID:           w.GroupID != "",
+		event:             w.Event != "",
+		contextGroupID:    w.Context.GroupID != "",
+		propertiesDomain:  w.Properties.Domain != "",
+	}
+	typ, t, err := s.check()
+	if err != nil {
+		return err
 	}
 
 	*ev = Event{
@@ -538,22 +376,22 @@ var (
 // eventTime applies Segment's rule: timestamp; else originalTimestamp,
 // corrected for the client's clock skew by receivedAt - sentAt when both are
 // present. Fields a rule does not use are not parsed.
-func (w *wire) eventTime() (time.Time, error) {
-	if len(w.Timestamp.b) != 0 {
-		return parseTime("timestamp", w.Timestamp.view())
+func (s *segment) eventTime() (time.Time, error) {
+	if s.timestamp != "" {
+		return parseTime("timestamp", s.timestamp)
 	}
-	if len(w.OriginalTimestamp.b) == 0 {
+	if s.originalTimestamp == "" {
 		return time.Time{}, fail(ReasonMissingTimestamp, "neither timestamp nor originalTimestamp")
 	}
-	orig, err := parseTime("originalTimestamp", w.OriginalTimestamp.view())
-	if err != nil || len(w.SentAt.b) == 0 || len(w.ReceivedAt.b) == 0 {
+	orig, err := parseTime("originalTimestamp", s.originalTimestamp)
+	if err != nil || s.sentAt == "" || s.recvd == "" {
 		return orig, err
 	}
-	sent, err := parseTime("sentAt", w.SentAt.view())
+	sent, err := parseTime("sentAt", s.sentAt)
 	if err != nil {
 		return time.Time{}, err
 	}
-	recv, err := parseTime("receivedAt", w.ReceivedAt.view())
+	recv, err := parseTime("receivedAt", s.recvd)
 	if err != nil {
 		return time.Time{}, err
 	}

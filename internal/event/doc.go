@@ -4,9 +4,14 @@
 // value to Decode, which fills a reused Event or returns a *DecodeError with a
 // stable reason code; the worker sends such records to the dead-letter topic.
 //
-// Decode bounds a record's cost before parsing it (Limits: size, nesting,
-// string length), parses with github.com/segmentio/encoding/json into a
-// pooled wire struct that mirrors the Segment JSON, and copies the fields the
-// engine reads into Event. The Reason values are part of the contract (the
+// Decode bounds a record's cost (Limits: size, nesting, string length) and
+// reads it in one pass with a parser made for the Segment call shape
+// (parser.go): it validates the whole record and notes where the known
+// values lie, then copies the strings the event keeps into one allocation.
+// Any record that parser does not accept, every malformed one among them,
+// goes to the reference decoder (decode_reference.go: segmentio/encoding/json
+// into a pooled wire struct that mirrors the Segment JSON), which decides the
+// error; FuzzDecodeDifferential holds the two to the same answer on every
+// input. The Reason values are part of the contract (the
 // leadscore.error.reason DLQ header): add new ones, never rename them.
 package event

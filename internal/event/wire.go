@@ -10,9 +10,10 @@ import (
 	"github.com/segmentio/encoding/json"
 )
 
-// wire mirrors the JSON of a Segment call, only the keys leadscore reads.
-// The parser copies every string out of the input, so nothing here (and so
-// nothing in Event) aliases the record's bytes.
+// wire mirrors the JSON of a Segment call, only the keys leadscore reads:
+// the reference decoder's target, and the specification of the fast
+// parser's (see parser.go). The parser copies every string out of the input,
+// so nothing here (and so nothing in Event) aliases the record's bytes.
 type wire struct {
 	Type              scratch        `json:"type"`
 	MessageID         string         `json:"messageId"`
