@@ -72,21 +72,29 @@ func (w *worker) schedule(id string, a *account, touched *contact, all bool) {
 	as := a.Score
 	w.rules.Evaluate(&as, &res)
 	a.Due = due(w.rules, &as, &res)
+	for _, c := range a.Contacts {
+		if c.MergedInto == "" && (all || c == touched) {
+			cs := c.Score
+			w.rules.EvaluateContact(&cs, &a.Score, &res)
+			c.Due = due(w.rules, &cs, &res)
+		}
+	}
+	w.res.Reasons = res.Reasons
+	w.retime(id, a)
+}
+
+// retime sets the account's timer to the earliest due of the account and
+// its contacts, whose Due fields are current, and queues it.
+func (w *worker) retime(id string, a *account) {
 	next := a.Due
 	for _, c := range a.Contacts {
 		if c.MergedInto != "" {
 			continue // frozen: its engagement moved to the survivor
 		}
-		if all || c == touched {
-			cs := c.Score
-			w.rules.EvaluateContact(&cs, &a.Score, &res)
-			c.Due = due(w.rules, &cs, &res)
-		}
 		if !c.Due.IsZero() && (next.IsZero() || c.Due.Before(next)) {
 			next = c.Due
 		}
 	}
-	w.res.Reasons = res.Reasons
 	a.NextDue = next
 	w.queue(id, a)
 }

@@ -192,12 +192,17 @@ func (w *worker) scoreEvent(id string, pending []features.Pending, ev *event.Eve
 	a.dirty = true
 	a.RulesVersion = w.rules.Version
 
+	// Each evaluation also gives the decay timer of what it evaluated
+	// (NextChange reads the result): the event changed the account and its
+	// contact, and a group call every contact's fit.
 	w.rules.Evaluate(&a.Score, &w.res)
 	w.emit(id, "", a, &a.Score, &a.emitted, stageBefore, &w.res, src, rows.CauseEvent)
+	a.Due = due(w.rules, &a.Score, &w.res)
 	if c != nil {
 		c.touch()
 		w.rules.EvaluateContact(&c.Score, &a.Score, &w.res)
 		w.emit(id, cid, a, &c.Score, &c.emitted, cStageBefore, &w.res, src, rows.CauseEvent)
+		c.Due = due(w.rules, &c.Score, &w.res)
 	}
 	if ev.Type == event.TypeGroup {
 		// New firmographics move every contact's fit.
@@ -208,10 +213,11 @@ func (w *worker) scoreEvent(id string, pending []features.Pending, ev *event.Eve
 			before := oc.Score.Stage
 			w.rules.EvaluateContact(&oc.Score, &a.Score, &w.res)
 			w.emit(id, ocid, a, &oc.Score, &oc.emitted, before, &w.res, src, rows.CauseEvent)
+			oc.Due = due(w.rules, &oc.Score, &w.res)
 			oc.touch()
 		}
 	}
-	w.schedule(id, a, c, ev.Type == event.TypeGroup)
+	w.retime(id, a)
 	w.metrics.records.WithLabelValues(resultScored).Inc()
 	return nil
 }
