@@ -267,8 +267,9 @@ func cloneState(s *scorer.State) scorer.State {
 	c := *s
 	c.Rules = slices.Clone(s.Rules)
 	for i := range c.Rules {
-		c.Rules[i].Window = slices.Clone(c.Rules[i].Window)
-		c.Rules[i].Times = slices.Clone(c.Rules[i].Times)
+		if h := c.Rules[i].RuleHist; h != nil {
+			c.Rules[i].RuleHist = &scorer.RuleHist{Window: slices.Clone(h.Window), Times: slices.Clone(h.Times)}
+		}
 	}
 	return c
 }

@@ -133,11 +133,15 @@ func (r *Rules) advance(s *State, t time.Time) {
 		for i := range n {
 			rs := &s.Rules[i]
 			rs.Sum = flush(rs.Sum * f)
-			if per := r.rules[i].capPer; per > 0 {
+			per, within := r.rules[i].capPer, r.rules[i].when.countWithin
+			if per > 0 {
 				rs.prune(t.Add(-per))
 			}
-			if w := r.rules[i].when.countWithin; w > 0 {
-				rs.pruneTimes(t.Add(-w))
+			if within > 0 {
+				rs.pruneTimes(t.Add(-within))
+			}
+			if per == 0 && within == 0 {
+				rs.compact()
 			}
 		}
 	}
@@ -155,11 +159,12 @@ func (r *Rules) advance(s *State, t time.Time) {
 // can still count for the window of asOf.
 func (rs *RuleState) record(t, asOf time.Time, within time.Duration) int {
 	if t.After(asOf.Add(-within)) {
-		rs.Times = append(rs.Times, t)
+		h := rs.hist()
+		h.Times = append(h.Times, t)
 	}
 	from := t.Add(-within)
 	n := 0
-	for _, at := range rs.Times {
+	for _, at := range rs.times() {
 		if at.After(from) && !at.After(t) {
 			n++
 		}
@@ -172,6 +177,9 @@ func (rs *RuleState) record(t, asOf time.Time, within time.Duration) int {
 
 // pruneTimes drops count history at or before from.
 func (rs *RuleState) pruneTimes(from time.Time) {
+	if rs.RuleHist == nil {
+		return
+	}
 	out := rs.Times[:0]
 	for _, at := range rs.Times {
 		if at.After(from) {
@@ -237,7 +245,7 @@ func observeCRM(s *State, ev *event.Event) bool {
 func (rs *RuleState) earn(ru *rule, t, asOf time.Time) float64 {
 	from := t.Add(-ru.capPer)
 	used := 0.0
-	for _, e := range rs.Window {
+	for _, e := range rs.window() {
 		if e.At.After(from) && !e.At.After(t) {
 			used += e.Points
 		}
@@ -247,7 +255,8 @@ func (rs *RuleState) earn(ru *rule, t, asOf time.Time) float64 {
 		return 0
 	}
 	if t.After(asOf.Add(-ru.capPer)) {
-		rs.Window = append(rs.Window, Earned{At: t, Points: p})
+		h := rs.hist()
+		h.Window = append(h.Window, Earned{At: t, Points: p})
 	}
 	return p
 }
@@ -255,6 +264,9 @@ func (rs *RuleState) earn(ru *rule, t, asOf time.Time) float64 {
 // prune drops cap history at or before from, in place so the capacity is
 // reused. Most calls find nothing to drop and do not write.
 func (rs *RuleState) prune(from time.Time) {
+	if rs.RuleHist == nil {
+		return
+	}
 	i := 0
 	for i < len(rs.Window) && rs.Window[i].At.After(from) {
 		i++

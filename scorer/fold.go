@@ -40,13 +40,15 @@ func (r *Rules) Fold(dst, src *State) {
 			} else {
 				d.Count = uint32(c)
 			}
-			if len(s.Window) > 0 {
-				d.Window = append(d.Window, s.Window...)
-				slices.SortStableFunc(d.Window, func(a, b Earned) int { return a.At.Compare(b.At) })
+			if w := s.window(); len(w) > 0 {
+				h := d.hist()
+				h.Window = append(h.Window, w...)
+				slices.SortStableFunc(h.Window, func(a, b Earned) int { return a.At.Compare(b.At) })
 			}
-			if len(s.Times) > 0 {
-				d.Times = append(d.Times, s.Times...)
-				slices.SortStableFunc(d.Times, func(a, b time.Time) int { return a.Compare(b) })
+			if ts := s.times(); len(ts) > 0 {
+				h := d.hist()
+				h.Times = append(h.Times, ts...)
+				slices.SortStableFunc(h.Times, func(a, b time.Time) int { return a.Compare(b) })
 			}
 		}
 	}

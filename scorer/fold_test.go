@@ -1,11 +1,13 @@
 package scorer
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
 
+	sjson "github.com/segmentio/encoding/json"
 	"github.com/stretchr/testify/require"
 
 	"github.com/leadscore/leadscore/internal/event"
@@ -86,7 +88,7 @@ func TestFoldCountHistory(t *testing.T) {
 	r.Fold(&a, &b)
 	require.Len(t, a.Rules[0].Times, 3)
 	single := a // without the fold the fourth view would be the third
-	single.Rules = []RuleState{{ID: a.Rules[0].ID, Points: 10, Times: a.Rules[0].Times[:2:2]}}
+	single.Rules = []RuleState{{ID: a.Rules[0].ID, Points: 10, RuleHist: &RuleHist{Times: a.Rules[0].Times[:2:2]}}}
 	require.True(t, r.Observe(&a, page(t0.Add(3*time.Hour), "/pricing")))
 	require.Equal(t, 10.0, evaluate(r, &a).Engagement)
 	r.Observe(&single, page(t0.Add(3*time.Hour), "/pricing"))
@@ -119,4 +121,24 @@ func TestFoldCapWindowAndEmpty(t *testing.T) {
 	require.Equal(t, sum, c.Rules[0].Sum)
 	require.Equal(t, "CTO", c.Title)
 	require.True(t, c.Known)
+}
+
+// Rule state written before RuleHist existed (every rule with its Window
+// and Times keys) still decodes, with the segmentio codec the changelog
+// uses and with encoding/json; a rule without history encodes without them.
+func TestRuleStateJSONCompatible(t *testing.T) {
+	old := []byte(`[{"ID":1,"Points":20,"Sum":5,"Count":2,"Window":[{"At":"2025-03-03T09:00:00Z","Points":20}],"Times":null},` +
+		`{"ID":2,"Points":1,"Sum":1,"Count":1,"Window":null,"Times":null}]`)
+	for name, unmarshal := range map[string]func([]byte, any) error{"segmentio": sjson.Unmarshal, "encoding/json": json.Unmarshal} {
+		var rs []RuleState
+		require.NoError(t, unmarshal(old, &rs), name)
+		require.Equal(t, []Earned{{At: t0, Points: 20}}, rs[0].window(), name)
+		require.Empty(t, rs[1].window(), name)
+		rs[1].compact()
+		require.Nil(t, rs[1].RuleHist, name)
+		b, err := sjson.Marshal(rs)
+		require.NoError(t, err)
+		require.JSONEq(t, `[{"ID":1,"Points":20,"Sum":5,"Count":2,"Window":[{"At":"2025-03-03T09:00:00Z","Points":20}],"Times":null},`+
+			`{"ID":2,"Points":1,"Sum":1,"Count":1}]`, string(b), name)
+	}
 }

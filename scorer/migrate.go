@@ -46,11 +46,13 @@ func (r *Rules) Migrate(s *State) bool {
 			if o.Points != ru.points && o.Points != 0 {
 				f := ru.points / o.Points
 				o.Sum = flush(o.Sum * f)
-				w := make([]Earned, len(o.Window))
-				for k, e := range o.Window {
-					w[k] = Earned{At: e.At, Points: e.Points * f}
+				if ow := o.window(); len(ow) > 0 {
+					w := make([]Earned, len(ow))
+					for k, e := range ow {
+						w[k] = Earned{At: e.At, Points: e.Points * f}
+					}
+					o.RuleHist = &RuleHist{Window: w, Times: o.Times}
 				}
-				o.Window = w
 			}
 			o.ID, o.Points = ru.id, ru.points
 			next[i] = o

@@ -228,7 +228,7 @@ func TestStageWindowBaselineAgrees(t *testing.T) {
 			rs := &st.Rules[i]
 			require.Equal(t, rs.Sum, n.sums[acct][id], "%s rule %s", acct, r.rules[i].name)
 			require.Equal(t, rs.Count, n.counts[acct][id], "%s rule %s", acct, r.rules[i].name)
-			require.Equal(t, nilIfEmpty(rs.Window), nilIfEmpty(n.windows[acct][id]), "%s rule %s", acct, r.rules[i].name)
+			require.Equal(t, nilIfEmpty(rs.window()), nilIfEmpty(n.windows[acct][id]), "%s rule %s", acct, r.rules[i].name)
 			if rs.Count > 0 {
 				matched++
 			}
