@@ -405,7 +405,11 @@ func (s *segment) eventTime() (time.Time, error) {
 
 // parseTime parses s, which may alias the record: nothing may keep it.
 func parseTime(field, s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, ok := parseUTC(s)
+	var err error
+	if !ok {
+		t, err = time.Parse(time.RFC3339Nano, s)
+	}
 	if err != nil {
 		return time.Time{}, fail(ReasonInvalidTimestamp, "%s: not RFC 3339: %q", field, truncate(s))
 	}
@@ -413,6 +417,56 @@ func parseTime(field, s string) (time.Time, error) {
 		return time.Time{}, fail(ReasonInvalidTimestamp, "%s: %q is outside 1970..2106", field, truncate(s))
 	}
 	return t.UTC(), nil
+}
+
+// parseUTC reads the form nearly every producer sends,
+// 2006-01-02T15:04:05Z with an optional fraction of 1 to 9 digits, without
+// time.Parse; ok is false for anything else (offsets, leap seconds, out of
+// range fields), which time.Parse then reads.
+func parseUTC(s string) (time.Time, bool) {
+	if len(s) < 20 || s[len(s)-1] != 'Z' || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(i, n int) (int, bool) {
+		v := 0
+		for _, c := range []byte(s[i : i+n]) {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v, true
+	}
+	year, ok1 := num(0, 4)
+	month, ok2 := num(5, 2)
+	day, ok3 := num(8, 2)
+	hour, ok4 := num(11, 2)
+	minute, ok5 := num(14, 2)
+	sec, ok6 := num(17, 2)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 ||
+		day > daysIn(time.Month(month), year) || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	nsec := 0
+	if rest := s[19 : len(s)-1]; rest != "" {
+		if len(rest) < 2 || len(rest) > 10 || rest[0] != '.' {
+			return time.Time{}, false
+		}
+		f, ok := num(20, len(rest)-1)
+		if !ok {
+			return time.Time{}, false
+		}
+		for range 10 - len(rest) {
+			f *= 10
+		}
+		nsec = f
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), true
+}
+
+// daysIn is the number of days of month m in year y.
+func daysIn(m time.Month, y int) int {
+	return time.Date(y, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
 // truncate shortens an input excerpt quoted in a Detail.

@@ -2,6 +2,7 @@ package event
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -35,4 +36,29 @@ func TestDecodeFastPathAllocs(t *testing.T) {
 			require.LessOrEqual(t, allocs, tt.max)
 		})
 	}
+}
+
+// parseUTC agrees with time.Parse wherever it answers.
+func FuzzParseUTC(f *testing.F) {
+	for _, s := range []string{
+		"2026-03-02T09:00:00Z", "2026-03-02T09:00:00.123Z", "2026-03-02T09:00:00.123456789Z", "2024-02-29T23:59:59Z",
+		"2023-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-03-02T24:00:00Z", "2026-03-02T09:00:60Z", "2026-03-02T09:00:00.Z",
+		"2026-03-02T09:00:00.1234567890Z", "2026-03-02T09:00:00+01:00", "0000-01-01T00:00:00Z", "2026-3-02T09:00:00Z",
+		"2026-03-02t09:00:00z", "2026-03-02T09:00:00,5Z", "+026-03-02T09:00:00Z",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseUTC(s)
+		if !ok {
+			return
+		}
+		want, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatalf("parseUTC(%q) = %v, time.Parse fails: %v", s, got, err)
+		}
+		if !got.Equal(want) || got.Location() != time.UTC {
+			t.Fatalf("parseUTC(%q) = %v, time.Parse says %v", s, got, want)
+		}
+	})
 }
