@@ -237,10 +237,10 @@ func (w *worker) apply(id, cid string, a *account, c *contact, ev *event.Event, 
 		}
 	}
 	if cp, ok := w.channels.Channel(ev); ok {
-		if a.LastTouch != cp {
-			a.LastTouch = cloneCampaign(cp) // not pinning the event's strings
+		if a.LastTouch == nil || *a.LastTouch != cp {
+			a.LastTouch = w.campaign(cp)
 		}
-		if a.FirstTouch == (event.Campaign{}) {
+		if a.FirstTouch == nil {
 			a.FirstTouch = a.LastTouch
 		}
 	}
@@ -276,6 +276,13 @@ func (w *worker) apply(id, cid string, a *account, c *contact, ev *event.Event, 
 // ShouldEmit says so. It updates the emitted state.
 func (w *worker) emit(id, cid string, a *account, st *scorer.State, e *emitted, stageBefore scorer.Stage, res *scorer.Result, src rows.Source, cause string) {
 	if !e.EnteredFunnel || res.Stage != stageBefore {
+		var first, last event.Campaign
+		if a.FirstTouch != nil {
+			first = *a.FirstTouch
+		}
+		if a.LastTouch != nil {
+			last = *a.LastTouch
+		}
 		from := stageBefore.String()
 		if !e.EnteredFunnel {
 			from = ""
@@ -283,8 +290,8 @@ func (w *worker) emit(id, cid string, a *account, st *scorer.State, e *emitted, 
 		}
 		w.batch.Transitions = append(w.batch.Transitions, rows.FunnelTransition{
 			AccountID: id, ContactID: cid, FromStage: from, ToStage: res.Stage.String(), At: st.AsOf,
-			Source: a.FirstTouch.Source, Medium: a.FirstTouch.Medium, Campaign: a.FirstTouch.Name,
-			LastSource: a.LastTouch.Source, LastMedium: a.LastTouch.Medium, LastCampaign: a.LastTouch.Name,
+			Source: first.Source, Medium: first.Medium, Campaign: first.Name,
+			LastSource: last.Source, LastMedium: last.Medium, LastCampaign: last.Name,
 			RecordSource: src,
 		})
 	}
@@ -422,6 +429,42 @@ func mergeFirmographics(f *scorer.Firmographics, t *event.Traits) {
 		f.Technologies = make([]string, len(t.Technologies))
 		for i, s := range t.Technologies {
 			f.Technologies[i] = strings.Clone(s)
+		}
+	}
+}
+
+// maxCampaigns bounds a worker's interned campaigns; past it campaigns are
+// allocated per account, as they would be without interning.
+const maxCampaigns = 4096
+
+// campaign returns the worker's interned copy of c (its strings cloned out
+// of the event they came from).
+func (w *worker) campaign(c event.Campaign) *event.Campaign {
+	if p, ok := w.campaigns[c]; ok {
+		return p
+	}
+	c = cloneCampaign(c)
+	p := &c
+	if len(w.campaigns) < maxCampaigns {
+		if w.campaigns == nil {
+			w.campaigns = map[event.Campaign]*event.Campaign{}
+		}
+		w.campaigns[c] = p
+	}
+	return p
+}
+
+// internTouches replaces a restored account's campaigns with the
+// worker's interned ones. A zero campaign (how states written before the
+// pointers said "none yet") becomes nil.
+func (w *worker) internTouches(a *account) {
+	for _, t := range []**event.Campaign{&a.FirstTouch, &a.LastTouch} {
+		switch {
+		case *t == nil:
+		case **t == (event.Campaign{}):
+			*t = nil
+		default:
+			*t = w.campaign(**t)
 		}
 	}
 }

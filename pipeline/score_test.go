@@ -155,3 +155,22 @@ func TestForwardEncoding(t *testing.T) {
 		require.Error(t, decodeForward(&kgo.Record{Key: []byte("a"), Value: b[:n]}, &f), "cut at %d", n)
 	}
 }
+
+// Accounts share their interned first and last touches; a state written
+// when touches were values (a zero campaign meant none) reads as before.
+func TestTouchesInterned(t *testing.T) {
+	w := scoringWorker(t, nil)
+	var old, fresh account
+	require.NoError(t, json.Unmarshal([]byte(`{"first_touch":{"Source":"","Medium":"","Name":"","Term":"","Content":""},"last_touch":{"Source":"","Medium":"","Name":"","Term":"","Content":""}}`), &old))
+	w.internTouches(&old)
+	require.Nil(t, old.FirstTouch)
+	require.Nil(t, old.LastTouch)
+	require.NoError(t, json.Unmarshal([]byte(`{"first_touch":{"Source":"google","Medium":"cpc","Name":"q4","Term":"","Content":""},"last_touch":{"Source":"google","Medium":"cpc","Name":"q4","Term":"","Content":""}}`), &fresh))
+	w.internTouches(&fresh)
+	require.Same(t, fresh.FirstTouch, fresh.LastTouch)
+	require.Equal(t, event.Campaign{Source: "google", Medium: "cpc", Name: "q4"}, *fresh.FirstTouch)
+	require.Same(t, fresh.FirstTouch, w.campaign(event.Campaign{Source: "google", Medium: "cpc", Name: "q4"}))
+	b, err := json.Marshal(&old)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"first_touch":null`)
+}

@@ -30,7 +30,7 @@ while (($#)); do
 	-quick | --quick)
 		quick=-quick
 		out=.local/bench/RESULTS-quick.md
-		benchtime=100ms
+		benchtime=50ms
 		;;
 	-out | --out)
 		out=$2
