@@ -90,7 +90,7 @@ type Identity struct {
 	ip            IPMatcher
 	maxPending    int
 	dropped       uint64
-	store         Spill // links and pending events evicted from memory; nil: none
+	store         Spill  // links and pending events evicted from memory; nil: none
 	kbuf          []byte // scratch for person keys looked up, not kept
 }
 

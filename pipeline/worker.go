@@ -143,10 +143,10 @@ type worker struct {
 	arena rowArena
 	// campaigns interns the accounts' first and last touches.
 	campaigns map[event.Campaign]*event.Campaign
-	ev    event.Event
-	res   scorer.Result
-	hits  []scorer.Hit
-	batch rows.Batch
+	ev        event.Event
+	res       scorer.Result
+	hits      []scorer.Hit
+	batch     rows.Batch
 }
 
 func newWorker(e *Engine, topic string, partition int32) *worker {
