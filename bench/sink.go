@@ -58,17 +58,24 @@ func sinkBatch(seq, n int) *rows.Batch {
 
 func (h *harness) sinkRuns(ctx context.Context) error {
 	h.res.Sink = map[string]*Sink{}
-	e, err := h.sinkEngine(ctx, h.opts.SinkRows)
+	e, err := h.sinkEngine(ctx, h.opts.SinkRows, false)
 	if err != nil {
 		return err
 	}
 	h.res.Sink["engine"] = e
+	// clickhouse.compression: none, for ClickHouse on the same host or LAN.
+	u, err := h.sinkEngine(ctx, h.opts.SinkRows, true)
+	if err != nil {
+		return err
+	}
+	u.Program = "engine-uncompressed"
+	h.res.Sink[u.Program] = u
 	n, err := h.sinkNaive(ctx, max(h.opts.SinkRows/10, 3000))
 	if err != nil {
 		return err
 	}
 	h.res.Sink["naive"] = n
-	for _, s := range []*Sink{e, n} {
+	for _, s := range []*Sink{e, u, n} {
 		h.logf("   %-6s %9.0f rows/s on %.2f cores of client CPU (%.0f rows/CPU-s)", s.Program, s.RowsPerSecond(), s.Cores(), s.RowsPerCPUSecond())
 	}
 	return nil
@@ -78,8 +85,9 @@ func (h *harness) sinkRuns(ctx context.Context) error {
 // cycle of flush_records (50 000) records writes.
 const sinkFlushRows = 150_000
 
-func (h *harness) sinkEngine(ctx context.Context, total int) (*Sink, error) {
-	ch, err := sinks.NewClickHouse(sinks.ClickHouseConfig{Addr: []string{h.ch.Addr}, Database: h.nullDB, MaxBufferRows: 4 * sinkFlushRows}, nil, nil)
+func (h *harness) sinkEngine(ctx context.Context, total int, uncompressed bool) (*Sink, error) {
+	ch, err := sinks.NewClickHouse(sinks.ClickHouseConfig{Addr: []string{h.ch.Addr}, Database: h.nullDB, MaxBufferRows: 4 * sinkFlushRows,
+		NoCompression: uncompressed}, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -92,12 +100,18 @@ func (h *harness) sinkEngine(ctx context.Context, total int) (*Sink, error) {
 	for i := range batches {
 		batches[i] = sinkBatch(i, per)
 	}
-	// One warm-up flush opens the connection and sizes the buffers.
-	if err := ch.Write(ctx, batches[0]); err != nil {
-		return nil, err
-	}
-	if err := ch.Flush(ctx); err != nil {
-		return nil, err
+	// Two full-size warm-up flushes open the connections and grow both
+	// blocks and the client's buffers to their working size.
+	for range 2 {
+		for i, n := 0, 0; n < sinkFlushRows; i++ {
+			if err := ch.Write(ctx, batches[i%len(batches)]); err != nil {
+				return nil, err
+			}
+			n += batches[i%len(batches)].Len()
+		}
+		if err := ch.Flush(ctx); err != nil {
+			return nil, err
+		}
 	}
 	runtime.GC()
 	c0, t0 := selfCPU(), time.Now()

@@ -464,6 +464,7 @@ func (c ClickHouseConfig) sinkConfig() sinks.ClickHouseConfig {
 	return sinks.ClickHouseConfig{
 		Addr: c.Addr, Database: c.Database, Username: c.Username, Password: c.Password,
 		DialTimeout: c.DialTimeout.D(), MaxBufferRows: c.MaxBufferRows,
+		NoCompression: c.Compression == "none",
 	}
 }
 

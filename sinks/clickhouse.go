@@ -5,15 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/ClickHouse/ch-go/proto"
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/leadscore/leadscore/internal/rows"
 )
@@ -36,6 +37,10 @@ type ClickHouseConfig struct {
 	// RetryBackoff is the first pause before a failed insert is tried again;
 	// it doubles with every attempt, up to 16 times this value.
 	RetryBackoff time.Duration
+	// NoCompression sends inserted blocks uncompressed instead of LZ4:
+	// cheaper in CPU on both ends where the network is not the limit (the
+	// same host or a fast LAN).
+	NoCompression bool
 }
 
 // DefaultClickHouseConfig returns the defaults: a local server, database
@@ -127,10 +132,13 @@ func (c ClickHouseConfig) open(database string) (driver.Conn, error) {
 // funnel_transitions, handoffs and score_events tables (see
 // deploy/clickhouse).
 //
-// Write copies rows into per-table column buffers in memory. Flush freezes
-// those buffers into a block and inserts it, one INSERT per table, opening the
-// batch only then; on a transient error (network, server overload, restart)
-// it retries the same frozen block with backoff until its context is done.
+// Write copies rows into per-table column buffers in memory, laid out as the
+// native protocol sends them. Flush freezes those buffers into a block and
+// inserts it, one INSERT per table naming its columns, the tables in
+// parallel on connections of the sink's own (ch-go's client, see
+// clickhouse_native.go); on a transient error (network, server overload,
+// restart) it retries the table's part of the same frozen block on a new
+// connection, with backoff, until its context is done.
 // Retrying can insert a block twice, which is harmless: every table is a
 // ReplacingMergeTree keyed on the rows' deterministic identity. A Flush that
 // gives up keeps the block, and the next Flush sends it first, so no row is
@@ -141,14 +149,18 @@ func (c ClickHouseConfig) open(database string) (driver.Conn, error) {
 // A ClickHouse is safe for concurrent use.
 type ClickHouse struct {
 	cfg  ClickHouseConfig
-	conn driver.Conn
+	conn driver.Conn // for Ping, so that it never waits for a Flush
 	log  *slog.Logger
 	m    *sinkMetrics
 
 	// flushing is a one-slot semaphore held by the running Flush. It guards
-	// pending.
+	// pending and native.
 	flushing chan struct{}
 	pending  []*chBlock // frozen blocks not yet durable, oldest first
+	// native holds the inserts' connections, one per table, so that a
+	// Flush inserts its tables in parallel (the server parses each insert
+	// on one thread).
+	native [chTables]nativeConn
 
 	mu       sync.Mutex
 	cur      *chBlock      // rows written since the last freeze
@@ -182,7 +194,7 @@ func NewClickHouse(cfg ClickHouseConfig, log *slog.Logger, reg prometheus.Regist
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &ClickHouse{
+	c := &ClickHouse{
 		cfg:      cfg,
 		conn:     conn,
 		log:      log.With("sink", "clickhouse"),
@@ -190,7 +202,11 @@ func NewClickHouse(cfg ClickHouseConfig, log *slog.Logger, reg prometheus.Regist
 		flushing: make(chan struct{}, 1),
 		cur:      new(chBlock),
 		space:    make(chan struct{}),
-	}, nil
+	}
+	for i := range c.native {
+		c.native[i].cfg = cfg
+	}
+	return c, nil
 }
 
 // Write copies b into the buffers. It blocks while MaxBufferRows rows are
@@ -238,7 +254,7 @@ func (c *ClickHouse) flush(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("flush clickhouse: wait for the running flush: %w", ctx.Err())
 	}
-	defer func() { <-c.flushing }()
+	defer c.release()
 
 	start := time.Now()
 	c.mu.Lock()
@@ -247,6 +263,7 @@ func (c *ClickHouse) flush(ctx context.Context) error {
 		c.cur, c.spare = c.spare, nil
 		if c.cur == nil {
 			c.cur = new(chBlock)
+			c.cur.reserve(c.pending[len(c.pending)-1])
 		}
 	}
 	c.mu.Unlock()
@@ -273,58 +290,90 @@ func (c *ClickHouse) flush(ctx context.Context) error {
 	return nil
 }
 
-// send inserts the tables of blk not inserted yet, retrying transient
-// errors until ctx is done.
+// send inserts the tables of blk not inserted yet, in parallel, each on its
+// own connection, retrying transient errors until ctx is done. A permanent
+// error stops the other tables' inserts at once; the tables inserted so far
+// stay marked in blk.sent.
 func (c *ClickHouse) send(ctx context.Context, blk *chBlock) error {
-	for i, t := range blk.tables() {
-		if blk.sent[i] || t.len() == 0 {
-			continue
-		}
-		backoff := c.cfg.RetryBackoff
-		for attempt := 1; ; attempt++ {
-			err := c.insert(ctx, t)
-			if err == nil {
-				blk.sent[i] = true
-				c.m.rows.WithLabelValues(t.table()).Add(float64(t.len()))
-				break
-			}
-			c.m.errors.Inc()
-			if ctx.Err() != nil {
-				return fmt.Errorf("insert into %s (attempt %d): %w: %w", t.table(), attempt, ctx.Err(), err)
-			}
-			if !transient(err) {
-				return fmt.Errorf("insert into %s: %w: %w", t.table(), ErrPermanent, err)
-			}
-			c.log.WarnContext(ctx, "insert failed, retrying",
-				"table", t.table(), "rows", t.len(), "attempt", attempt, "backoff", backoff, "error", err)
-			timer := time.NewTimer(backoff)
-			select {
-			case <-ctx.Done():
-				timer.Stop()
-				return fmt.Errorf("insert into %s (attempt %d): %w: %w", t.table(), attempt, ctx.Err(), err)
-			case <-timer.C:
-			}
-			backoff = min(2*backoff, 16*c.cfg.RetryBackoff)
+	var todo []int
+	tables := blk.tables()
+	for i, t := range tables {
+		if !blk.sent[i] && t.len() > 0 {
+			todo = append(todo, i)
 		}
 	}
-	return nil
+	g, gctx := errgroup.WithContext(ctx)
+	for _, i := range todo {
+		t := tables[i]
+		g.Go(func() error {
+			if err := c.sendTable(gctx, &c.native[i], t); err != nil {
+				return err
+			}
+			blk.sent[i] = true
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
-// insert sends one table's rows as one INSERT. The batch is opened here, at
-// flush time, and closed before returning whatever happens.
-func (c *ClickHouse) insert(ctx context.Context, t chTable) error {
-	cols := t.columns()
-	batch, err := c.conn.PrepareBatch(ctx, insertSQL(t.table(), cols))
-	if err != nil {
-		return err
+// sendTable inserts t through conn, retrying transient errors with backoff
+// until ctx is done.
+func (c *ClickHouse) sendTable(ctx context.Context, conn *nativeConn, t chTable) error {
+	backoff := c.cfg.RetryBackoff
+	for attempt := 1; ; attempt++ {
+		err := c.insert(ctx, conn, t)
+		if err == nil {
+			c.m.rows.WithLabelValues(t.table()).Add(float64(t.len()))
+			return nil
+		}
+		c.m.errors.Inc()
+		if ctx.Err() != nil {
+			return fmt.Errorf("insert into %s (attempt %d): %w: %w", t.table(), attempt, ctx.Err(), err)
+		}
+		if !transient(err) {
+			return fmt.Errorf("insert into %s: %w: %w", t.table(), ErrPermanent, err)
+		}
+		c.log.WarnContext(ctx, "insert failed, retrying",
+			"table", t.table(), "rows", t.len(), "attempt", attempt, "backoff", backoff, "error", err)
+		timer := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return fmt.Errorf("insert into %s (attempt %d): %w: %w", t.table(), attempt, ctx.Err(), err)
+		case <-timer.C:
+		}
+		backoff = min(2*backoff, 16*c.cfg.RetryBackoff)
 	}
-	defer batch.Close()
-	for i, col := range cols {
-		if err := batch.Column(i).Append(col.data); err != nil {
-			return permanentError{fmt.Errorf("append column %s: %w", col.name, err)}
+}
+
+// release releases the flushing semaphore. Once the sink is closed, its
+// holder also closes the inserts' connections, so whichever flush runs last
+// closes them.
+func (c *ClickHouse) release() {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		for i := range c.native {
+			c.native[i].close()
 		}
 	}
-	return batch.Send()
+	<-c.flushing
+}
+
+// insert sends one table's rows as one INSERT of one block, at flush time.
+// The columns are the table's buffers themselves: nothing is copied but
+// into the connection's buffer.
+func (c *ClickHouse) insert(ctx context.Context, conn *nativeConn, t chTable) error {
+	cols := t.columns()
+	input := make(proto.Input, len(cols))
+	for i, col := range cols {
+		if n := col.data.Rows(); n != t.len() {
+			return permanentError{fmt.Errorf("column %s holds %d rows, not %d", col.name, n, t.len())}
+		}
+		input[i] = proto.InputColumn{Name: col.name, Data: col.data}
+	}
+	return conn.insert(ctx, insertSQL(t.table(), cols)+" VALUES", input)
 }
 
 // Discard drops every row not yet durable: the pending blocks (including a
@@ -335,7 +384,7 @@ func (c *ClickHouse) Discard(ctx context.Context) {
 	case <-ctx.Done():
 		return
 	}
-	defer func() { <-c.flushing }()
+	defer c.release()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.pending = nil
@@ -355,8 +404,9 @@ func (c *ClickHouse) Ping(ctx context.Context) error {
 }
 
 // Close stops accepting rows, flushes what is buffered until ctx is done and
-// closes the connections. Rows it could not flush are dropped and counted in
-// the error. Close is idempotent: later calls return the first one's result.
+// closes the connections (the inserts' ones once no Flush runs). Rows it
+// could not flush are dropped and counted in the error. Close is
+// idempotent: later calls return the first one's result.
 func (c *ClickHouse) Close(ctx context.Context) error {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
@@ -433,561 +483,4 @@ func insertSQL(table string, cols []chColumn) string {
 	}
 	b.WriteString(")")
 	return b.String()
-}
-
-// dateTime converts t to what a DateTime column stores: seconds since the
-// epoch in UTC, truncated, clamped to the column's unsigned 32-bit range
-// (1970-01-01 .. 2106-02-07).
-func dateTime(t time.Time) int64 {
-	return min(max(t.Unix(), 0), math.MaxUint32)
-}
-
-// chBlock holds rows in columns, one chTable per table. A block is filled by
-// Write, then frozen by Flush and only read until it is durable.
-type chBlock struct {
-	changes     changeColumns
-	scores      scoreColumns
-	transitions transitionColumns
-	handoffs    handoffColumns
-	events      eventColumns
-	visitors    visitorColumns
-	ipMatches   ipMatchColumns
-	rejected    rejectedColumns
-	merges      mergeColumns
-	sent        [chTables]bool // tables of the block inserted already
-}
-
-// chTables is the number of tables a block holds.
-const chTables = 9
-
-func (b *chBlock) tables() [chTables]chTable {
-	return [chTables]chTable{&b.changes, &b.scores, &b.transitions, &b.handoffs, &b.events, &b.visitors, &b.ipMatches, &b.rejected, &b.merges}
-}
-
-func (b *chBlock) len() int {
-	return b.changes.len() + b.scores.len() + b.transitions.len() + b.handoffs.len() + b.events.len() +
-		b.visitors.len() + b.ipMatches.len() + b.rejected.len() + b.merges.len()
-}
-
-func (b *chBlock) add(rb *rows.Batch) {
-	for i := range rb.Changes {
-		b.changes.add(&rb.Changes[i])
-	}
-	for i := range rb.Scores {
-		b.scores.add(&rb.Scores[i])
-	}
-	for i := range rb.Transitions {
-		b.transitions.add(&rb.Transitions[i])
-	}
-	for i := range rb.Handoffs {
-		b.handoffs.add(&rb.Handoffs[i])
-	}
-	for i := range rb.Events {
-		b.events.add(&rb.Events[i])
-	}
-	for i := range rb.Visitors {
-		b.visitors.add(&rb.Visitors[i])
-	}
-	for i := range rb.IPMatches {
-		b.ipMatches.add(&rb.IPMatches[i])
-	}
-	for i := range rb.Rejected {
-		b.rejected.add(&rb.Rejected[i])
-	}
-	for i := range rb.Merges {
-		b.merges.add(&rb.Merges[i])
-	}
-}
-
-// reset empties b for reuse, keeping capacity but no references.
-func (b *chBlock) reset() {
-	b.changes.reset()
-	b.scores.reset()
-	b.transitions.reset()
-	b.handoffs.reset()
-	b.events.reset()
-	b.visitors.reset()
-	b.ipMatches.reset()
-	b.rejected.reset()
-	b.merges.reset()
-	b.sent = [chTables]bool{}
-}
-
-// chTable is one table's rows in a block.
-type chTable interface {
-	table() string
-	len() int
-	// columns lists the columns in INSERT order, each with its data: a slice
-	// that clickhouse-go's column Append takes.
-	columns() []chColumn
-}
-
-type chColumn struct {
-	name string
-	data any
-}
-
-// reasonColumns holds Reasons as four parallel Array columns. The values
-// of all rows sit in flat slices, so a row costs no allocation; columns()
-// makes the per-row views.
-type reasonColumns struct {
-	end      []int // end[i]: the flat index after row i's reasons
-	rule     []string
-	category []string
-	points   []float64
-	count    []uint32
-}
-
-func (r *reasonColumns) add(rs []rows.Reason) {
-	for _, x := range rs {
-		r.rule = append(r.rule, x.Rule)
-		r.category = append(r.category, x.Category)
-		r.points = append(r.points, x.Points)
-		r.count = append(r.count, x.Count)
-	}
-	r.end = append(r.end, len(r.rule))
-}
-
-// columns returns the reasons_rule, reasons_category, reasons_points and
-// reasons_count columns, named.
-func (r *reasonColumns) columns() [4]chColumn {
-	return [4]chColumn{
-		{"reasons_rule", rowViews(r.end, r.rule)},
-		{"reasons_category", rowViews(r.end, r.category)},
-		{"reasons_points", rowViews(r.end, r.points)},
-		{"reasons_count", rowViews(r.end, r.count)},
-	}
-}
-
-func (r *reasonColumns) reset() {
-	r.end = r.end[:0]
-	r.rule = truncate(r.rule)
-	r.category = truncate(r.category)
-	r.points = r.points[:0]
-	r.count = r.count[:0]
-}
-
-// arrayColumn holds an Array(T) column the way reasonColumns does: every
-// row's values in one flat slice, cut into per-row views by columns().
-type arrayColumn[T any] struct {
-	end  []int // end[i]: the flat index after row i's values
-	flat []T
-}
-
-func (a *arrayColumn[T]) add(vs []T) {
-	a.flat = append(a.flat, vs...)
-	a.end = append(a.end, len(a.flat))
-}
-
-func (a *arrayColumn[T]) column() [][]T { return rowViews(a.end, a.flat) }
-
-func (a *arrayColumn[T]) reset() {
-	a.end = a.end[:0]
-	a.flat = truncate(a.flat)
-}
-
-// rowViews cuts flat into one slice per row, row i ending before end[i].
-// The views' capacity stops at their end, so no append can reach the next
-// row.
-func rowViews[T any](end []int, flat []T) [][]T {
-	out := make([][]T, len(end))
-	start := 0
-	for i, e := range end {
-		out[i] = flat[start:e:e]
-		start = e
-	}
-	return out
-}
-
-// truncate empties s, dropping the references it holds so a kept block does
-// not pin old strings.
-func truncate[T any](s []T) []T {
-	clear(s)
-	return s[:0]
-}
-
-type changeColumns struct {
-	accountID, contactID                       []string
-	asOf                                       []int64
-	score, fit, engagement                     []float64
-	grade                                      []string
-	level                                      []uint8
-	label, stage, previousLabel, previousStage []string
-	previousScore                              []float64
-	reasons                                    reasonColumns
-	rulesVersion, sourceTopic                  []string
-	sourcePartition                            []int32
-	sourceOffset                               []int64
-	intent                                     []float64
-	persona, cause                             []string
-}
-
-func (c *changeColumns) table() string { return "score_changes" }
-func (c *changeColumns) len() int      { return len(c.accountID) }
-
-func (c *changeColumns) add(r *rows.ScoreChange) {
-	c.accountID = append(c.accountID, r.AccountID)
-	c.contactID = append(c.contactID, r.ContactID)
-	c.asOf = append(c.asOf, dateTime(r.AsOf))
-	c.score = append(c.score, r.Score)
-	c.fit = append(c.fit, r.Fit)
-	c.engagement = append(c.engagement, r.Engagement)
-	c.grade = append(c.grade, r.Grade)
-	c.level = append(c.level, r.Level)
-	c.label = append(c.label, r.Label)
-	c.stage = append(c.stage, r.Stage)
-	c.previousLabel = append(c.previousLabel, r.PreviousLabel)
-	c.previousStage = append(c.previousStage, r.PreviousStage)
-	c.previousScore = append(c.previousScore, r.PreviousScore)
-	c.reasons.add(r.Reasons)
-	c.rulesVersion = append(c.rulesVersion, r.RulesVersion)
-	c.sourceTopic = append(c.sourceTopic, r.Source.Topic)
-	c.sourcePartition = append(c.sourcePartition, r.Source.Partition)
-	c.sourceOffset = append(c.sourceOffset, r.Source.Offset)
-	c.intent = append(c.intent, r.Intent)
-	c.persona = append(c.persona, r.Persona)
-	c.cause = append(c.cause, r.Cause)
-}
-
-func (c *changeColumns) columns() []chColumn {
-	reasons := c.reasons.columns()
-	return []chColumn{
-		{"account_id", c.accountID},
-		{"contact_id", c.contactID},
-		{"as_of", c.asOf},
-		{"score", c.score},
-		{"fit", c.fit},
-		{"engagement", c.engagement},
-		{"grade", c.grade},
-		{"level", c.level},
-		{"label", c.label},
-		{"stage", c.stage},
-		{"previous_label", c.previousLabel},
-		{"previous_stage", c.previousStage},
-		{"previous_score", c.previousScore},
-		reasons[0], reasons[1], reasons[2], reasons[3],
-		{"rules_version", c.rulesVersion},
-		{"source_topic", c.sourceTopic},
-		{"source_partition", c.sourcePartition},
-		{"source_offset", c.sourceOffset},
-		{"intent", c.intent},
-		{"persona", c.persona},
-		{"cause", c.cause},
-	}
-}
-
-func (c *changeColumns) reset() {
-	c.accountID = truncate(c.accountID)
-	c.contactID = truncate(c.contactID)
-	c.asOf = c.asOf[:0]
-	c.score = c.score[:0]
-	c.fit = c.fit[:0]
-	c.engagement = c.engagement[:0]
-	c.grade = truncate(c.grade)
-	c.level = c.level[:0]
-	c.label = truncate(c.label)
-	c.stage = truncate(c.stage)
-	c.previousLabel = truncate(c.previousLabel)
-	c.previousStage = truncate(c.previousStage)
-	c.previousScore = c.previousScore[:0]
-	c.reasons.reset()
-	c.rulesVersion = truncate(c.rulesVersion)
-	c.sourceTopic = truncate(c.sourceTopic)
-	c.sourcePartition = c.sourcePartition[:0]
-	c.sourceOffset = c.sourceOffset[:0]
-	c.intent = c.intent[:0]
-	c.persona = truncate(c.persona)
-	c.cause = truncate(c.cause)
-}
-
-type scoreColumns struct {
-	accountID, contactID   []string
-	score, fit, engagement []float64
-	grade                  []string
-	level                  []uint8
-	label, stage           []string
-	reasons                reasonColumns
-	rulesVersion           []string
-	asOf                   []int64
-	version                []uint64
-	intent                 []float64
-	persona                []string
-	bestTimes              arrayColumn[string]
-	tags                   arrayColumn[string]
-}
-
-func (c *scoreColumns) table() string { return "account_scores" }
-func (c *scoreColumns) len() int      { return len(c.accountID) }
-
-func (c *scoreColumns) add(r *rows.AccountScore) {
-	c.accountID = append(c.accountID, r.AccountID)
-	c.contactID = append(c.contactID, r.ContactID)
-	c.score = append(c.score, r.Score)
-	c.fit = append(c.fit, r.Fit)
-	c.engagement = append(c.engagement, r.Engagement)
-	c.grade = append(c.grade, r.Grade)
-	c.level = append(c.level, r.Level)
-	c.label = append(c.label, r.Label)
-	c.stage = append(c.stage, r.Stage)
-	c.reasons.add(r.Reasons)
-	c.rulesVersion = append(c.rulesVersion, r.RulesVersion)
-	c.asOf = append(c.asOf, dateTime(r.AsOf))
-	c.version = append(c.version, r.Version)
-	c.intent = append(c.intent, r.Intent)
-	c.persona = append(c.persona, r.Persona)
-	c.bestTimes.add(r.BestTimes)
-	c.tags.add(r.Tags)
-}
-
-func (c *scoreColumns) columns() []chColumn {
-	reasons := c.reasons.columns()
-	return []chColumn{
-		{"account_id", c.accountID},
-		{"contact_id", c.contactID},
-		{"score", c.score},
-		{"fit", c.fit},
-		{"engagement", c.engagement},
-		{"grade", c.grade},
-		{"level", c.level},
-		{"label", c.label},
-		{"stage", c.stage},
-		reasons[0], reasons[1], reasons[2], reasons[3],
-		{"rules_version", c.rulesVersion},
-		{"as_of", c.asOf},
-		{"version", c.version},
-		{"intent", c.intent},
-		{"persona", c.persona},
-		{"best_times", c.bestTimes.column()},
-		{"tags", c.tags.column()},
-	}
-}
-
-func (c *scoreColumns) reset() {
-	c.accountID = truncate(c.accountID)
-	c.contactID = truncate(c.contactID)
-	c.score = c.score[:0]
-	c.fit = c.fit[:0]
-	c.engagement = c.engagement[:0]
-	c.grade = truncate(c.grade)
-	c.level = c.level[:0]
-	c.label = truncate(c.label)
-	c.stage = truncate(c.stage)
-	c.reasons.reset()
-	c.rulesVersion = truncate(c.rulesVersion)
-	c.asOf = c.asOf[:0]
-	c.version = c.version[:0]
-	c.intent = c.intent[:0]
-	c.persona = truncate(c.persona)
-	c.bestTimes.reset()
-	c.tags.reset()
-}
-
-type transitionColumns struct {
-	accountID, contactID                 []string
-	fromStage, toStage                   []string
-	at                                   []int64
-	source, medium, campaign             []string
-	lastSource, lastMedium, lastCampaign []string
-	sourceTopic                          []string
-	sourcePartition                      []int32
-	sourceOffset                         []int64
-}
-
-func (c *transitionColumns) table() string { return "funnel_transitions" }
-func (c *transitionColumns) len() int      { return len(c.accountID) }
-
-func (c *transitionColumns) add(r *rows.FunnelTransition) {
-	c.accountID = append(c.accountID, r.AccountID)
-	c.contactID = append(c.contactID, r.ContactID)
-	c.fromStage = append(c.fromStage, r.FromStage)
-	c.toStage = append(c.toStage, r.ToStage)
-	c.at = append(c.at, dateTime(r.At))
-	c.source = append(c.source, r.Source)
-	c.medium = append(c.medium, r.Medium)
-	c.campaign = append(c.campaign, r.Campaign)
-	c.lastSource = append(c.lastSource, r.LastSource)
-	c.lastMedium = append(c.lastMedium, r.LastMedium)
-	c.lastCampaign = append(c.lastCampaign, r.LastCampaign)
-	c.sourceTopic = append(c.sourceTopic, r.RecordSource.Topic)
-	c.sourcePartition = append(c.sourcePartition, r.RecordSource.Partition)
-	c.sourceOffset = append(c.sourceOffset, r.RecordSource.Offset)
-}
-
-func (c *transitionColumns) columns() []chColumn {
-	return []chColumn{
-		{"account_id", c.accountID},
-		{"contact_id", c.contactID},
-		{"from_stage", c.fromStage},
-		{"to_stage", c.toStage},
-		{"at", c.at},
-		{"source", c.source},
-		{"medium", c.medium},
-		{"campaign", c.campaign},
-		{"last_source", c.lastSource},
-		{"last_medium", c.lastMedium},
-		{"last_campaign", c.lastCampaign},
-		{"source_topic", c.sourceTopic},
-		{"source_partition", c.sourcePartition},
-		{"source_offset", c.sourceOffset},
-	}
-}
-
-func (c *transitionColumns) reset() {
-	c.accountID = truncate(c.accountID)
-	c.contactID = truncate(c.contactID)
-	c.fromStage = truncate(c.fromStage)
-	c.toStage = truncate(c.toStage)
-	c.at = c.at[:0]
-	c.source = truncate(c.source)
-	c.medium = truncate(c.medium)
-	c.campaign = truncate(c.campaign)
-	c.lastSource = truncate(c.lastSource)
-	c.lastMedium = truncate(c.lastMedium)
-	c.lastCampaign = truncate(c.lastCampaign)
-	c.sourceTopic = truncate(c.sourceTopic)
-	c.sourcePartition = c.sourcePartition[:0]
-	c.sourceOffset = c.sourceOffset[:0]
-}
-
-type handoffColumns struct {
-	accountID, contactID           []string
-	at                             []int64
-	score, fit, engagement, intent []float64
-	label, stage                   []string
-	persona, title, recommendation []string
-	bestTimes                      arrayColumn[string]
-	reasons                        reasonColumns
-	rulesVersion, sourceTopic      []string
-	sourcePartition                []int32
-	sourceOffset                   []int64
-}
-
-func (c *handoffColumns) table() string { return "handoffs" }
-func (c *handoffColumns) len() int      { return len(c.accountID) }
-
-func (c *handoffColumns) add(r *rows.Handoff) {
-	c.accountID = append(c.accountID, r.AccountID)
-	c.contactID = append(c.contactID, r.ContactID)
-	c.at = append(c.at, dateTime(r.At))
-	c.score = append(c.score, r.Score)
-	c.fit = append(c.fit, r.Fit)
-	c.engagement = append(c.engagement, r.Engagement)
-	c.intent = append(c.intent, r.Intent)
-	c.label = append(c.label, r.Label)
-	c.stage = append(c.stage, r.Stage)
-	c.persona = append(c.persona, r.Persona)
-	c.title = append(c.title, r.Title)
-	c.recommendation = append(c.recommendation, r.Recommendation)
-	c.bestTimes.add(r.BestTimes)
-	c.reasons.add(r.Reasons)
-	c.rulesVersion = append(c.rulesVersion, r.RulesVersion)
-	c.sourceTopic = append(c.sourceTopic, r.Source.Topic)
-	c.sourcePartition = append(c.sourcePartition, r.Source.Partition)
-	c.sourceOffset = append(c.sourceOffset, r.Source.Offset)
-}
-
-func (c *handoffColumns) columns() []chColumn {
-	reasons := c.reasons.columns()
-	return []chColumn{
-		{"account_id", c.accountID},
-		{"contact_id", c.contactID},
-		{"at", c.at},
-		{"score", c.score},
-		{"fit", c.fit},
-		{"engagement", c.engagement},
-		{"intent", c.intent},
-		{"label", c.label},
-		{"stage", c.stage},
-		{"persona", c.persona},
-		{"title", c.title},
-		{"recommendation", c.recommendation},
-		{"best_times", c.bestTimes.column()},
-		reasons[0], reasons[1], reasons[2], reasons[3],
-		{"rules_version", c.rulesVersion},
-		{"source_topic", c.sourceTopic},
-		{"source_partition", c.sourcePartition},
-		{"source_offset", c.sourceOffset},
-	}
-}
-
-func (c *handoffColumns) reset() {
-	c.accountID = truncate(c.accountID)
-	c.contactID = truncate(c.contactID)
-	c.at = c.at[:0]
-	c.score = c.score[:0]
-	c.fit = c.fit[:0]
-	c.engagement = c.engagement[:0]
-	c.intent = c.intent[:0]
-	c.label = truncate(c.label)
-	c.stage = truncate(c.stage)
-	c.persona = truncate(c.persona)
-	c.title = truncate(c.title)
-	c.recommendation = truncate(c.recommendation)
-	c.bestTimes.reset()
-	c.reasons.reset()
-	c.rulesVersion = truncate(c.rulesVersion)
-	c.sourceTopic = truncate(c.sourceTopic)
-	c.sourcePartition = c.sourcePartition[:0]
-	c.sourceOffset = c.sourceOffset[:0]
-}
-
-// eventColumns holds score_events rows, one per event applied: the largest
-// table by far, so like the others it costs no allocation per row, its
-// arrays kept flat.
-type eventColumns struct {
-	accountID, contactID []string
-	at                   []int64
-	typ, event, path     []string
-	rules                arrayColumn[string]
-	points               arrayColumn[float64]
-	sourceTopic          []string
-	sourcePartition      []int32
-	sourceOffset         []int64
-}
-
-func (c *eventColumns) table() string { return "score_events" }
-func (c *eventColumns) len() int      { return len(c.accountID) }
-
-func (c *eventColumns) add(r *rows.ScoreEvent) {
-	c.accountID = append(c.accountID, r.AccountID)
-	c.contactID = append(c.contactID, r.ContactID)
-	c.at = append(c.at, dateTime(r.At))
-	c.typ = append(c.typ, r.Type)
-	c.event = append(c.event, r.Event)
-	c.path = append(c.path, r.Path)
-	c.rules.add(r.Rules)
-	c.points.add(r.Points)
-	c.sourceTopic = append(c.sourceTopic, r.Source.Topic)
-	c.sourcePartition = append(c.sourcePartition, r.Source.Partition)
-	c.sourceOffset = append(c.sourceOffset, r.Source.Offset)
-}
-
-func (c *eventColumns) columns() []chColumn {
-	return []chColumn{
-		{"account_id", c.accountID},
-		{"contact_id", c.contactID},
-		{"at", c.at},
-		{"type", c.typ},
-		{"event", c.event},
-		{"path", c.path},
-		{"rules", c.rules.column()},
-		{"points", c.points.column()},
-		{"source_topic", c.sourceTopic},
-		{"source_partition", c.sourcePartition},
-		{"source_offset", c.sourceOffset},
-	}
-}
-
-func (c *eventColumns) reset() {
-	c.accountID = truncate(c.accountID)
-	c.contactID = truncate(c.contactID)
-	c.at = c.at[:0]
-	c.typ = truncate(c.typ)
-	c.event = truncate(c.event)
-	c.path = truncate(c.path)
-	c.rules.reset()
-	c.points.reset()
-	c.sourceTopic = truncate(c.sourceTopic)
-	c.sourcePartition = c.sourcePartition[:0]
-	c.sourceOffset = c.sourceOffset[:0]
 }

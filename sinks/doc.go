@@ -5,9 +5,11 @@
 // rows came from. One file per sink; every sink passes the conformance suite
 // in sinks_test.go.
 //
-// ClickHouse (clickhouse.go) buffers rows per table in columns and inserts
-// them at Flush, one INSERT per table, retrying the same frozen block on
-// transient errors until the Flush's context is done; Write blocks when
+// ClickHouse (clickhouse.go) buffers rows per table in columns already laid
+// out as the native protocol sends them (clickhouse_columns.go) and inserts
+// them at Flush, one INSERT per table, the tables in parallel, each on its
+// own ch-go connection (clickhouse_native.go), retrying the same frozen
+// block on transient errors until the Flush's context is done; Write blocks when
 // MaxBufferRows are waiting, which is how a ClickHouse outage backpressures
 // the workers. Migrate (migrate.go) creates the database and applies the
 // schema of deploy/clickhouse. Every row has a deterministic identity (the
