@@ -270,14 +270,21 @@ func (b *Batch) Len() int {
 
 // Reset empties b, keeping its capacity.
 func (b *Batch) Reset() {
-	b.Changes = b.Changes[:0]
-	b.Scores = b.Scores[:0]
-	b.Transitions = b.Transitions[:0]
-	b.Handoffs = b.Handoffs[:0]
-	b.Events = b.Events[:0]
-	b.Visitors = b.Visitors[:0]
-	b.IPMatches = b.IPMatches[:0]
-	b.Rejected = b.Rejected[:0]
-	b.Contacts = b.Contacts[:0]
-	b.Merges = b.Merges[:0]
+	// Cleared, not only truncated: rows point into the events they came
+	// from, which a kept capacity would otherwise hold on to.
+	b.Changes = reset(b.Changes)
+	b.Scores = reset(b.Scores)
+	b.Transitions = reset(b.Transitions)
+	b.Handoffs = reset(b.Handoffs)
+	b.Events = reset(b.Events)
+	b.Visitors = reset(b.Visitors)
+	b.IPMatches = reset(b.IPMatches)
+	b.Rejected = reset(b.Rejected)
+	b.Contacts = reset(b.Contacts)
+	b.Merges = reset(b.Merges)
+}
+
+func reset[T any](s []T) []T {
+	clear(s)
+	return s[:0]
 }
