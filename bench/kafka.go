@@ -10,6 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/leadscore/leadscore/pipeline"
 )
 
 // partitions of every topic the harness creates: the engine's default.
@@ -100,7 +102,7 @@ func (b *broker) waitCaughtUp(ctx context.Context, group string, timeout time.Du
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
-		lag, err := b.lag(ctx, group, topics)
+		lag, err := pipeline.AdminLag(ctx, b.adm, group, topics...)
 		if err == nil && lag == 0 {
 			return time.Now(), nil
 		}
@@ -110,31 +112,4 @@ func (b *broker) waitCaughtUp(ctx context.Context, group string, timeout time.Du
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-// lag is the records of topics that group has not committed (the whole
-// partition when nothing is committed), as pipeline.GroupLag counts it.
-func (b *broker) lag(ctx context.Context, group string, topics []string) (int64, error) {
-	ends, err := b.adm.ListEndOffsets(ctx, topics...)
-	if err != nil {
-		return -1, err
-	}
-	committed, err := b.adm.FetchOffsets(ctx, group)
-	if err != nil {
-		return -1, err
-	}
-	var lag int64
-	var lerr error
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil {
-			lerr = o.Err
-			return
-		}
-		at := int64(0)
-		if c, ok := committed.Lookup(o.Topic, o.Partition); ok && c.Err == nil && c.At >= 0 {
-			at = c.At
-		}
-		lag += o.Offset - at
-	})
-	return lag, lerr
 }

@@ -82,8 +82,7 @@ func (w *worker) leadIndex() *hygiene.DedupIndex {
 func (w *worker) dedupLead(r *kgo.Record) {
 	var lr leadRecord
 	if err := json.Unmarshal(r.Value, &lr); err != nil || w.checker == nil {
-		w.dlq.send(r, "invalid_forward", fmt.Sprintf("decode lead record: %v", err))
-		w.metrics.deadLetters.WithLabelValues("invalid_forward").Inc()
+		w.invalidControl(r, fmt.Sprintf("decode lead record: %v", err))
 		return
 	}
 	x := w.leadIndex()

@@ -88,6 +88,13 @@ func controlHeader(r *kgo.Record) string {
 	return ""
 }
 
+// invalidControl dead-letters a lead, merge or fold record that does not
+// decode (written by another version, or damaged).
+func (w *worker) invalidControl(r *kgo.Record, detail string) {
+	w.dlq.send(r, "invalid_forward", detail)
+	w.metrics.deadLetters.WithLabelValues("invalid_forward").Inc()
+}
+
 // sendControl produces a decision to the repartition topic keyed by key.
 func (e *Engine) sendControl(key, header string, v []byte) {
 	e.produce(&kgo.Record{Topic: e.cfg.Kafka.RepartitionTopic, Key: []byte(key), Value: v,
@@ -141,8 +148,7 @@ func (mr *mergeRecord) notice(kind, from string) rows.ContactChange {
 func (w *worker) applyMerge(r *kgo.Record) error {
 	var mr mergeRecord
 	if err := json.Unmarshal(r.Value, &mr); err != nil || mr.Lead == "" || mr.Into == "" {
-		w.dlq.send(r, "invalid_forward", fmt.Sprintf("decode merge record: %v", err))
-		w.metrics.deadLetters.WithLabelValues("invalid_forward").Inc()
+		w.invalidControl(r, fmt.Sprintf("decode merge record: %v", err))
 		return nil
 	}
 	id := string(r.Key)
@@ -206,8 +212,7 @@ func (w *worker) applyMerge(r *kgo.Record) error {
 func (w *worker) applyFold(r *kgo.Record) error {
 	var fr foldRecord
 	if err := json.Unmarshal(r.Value, &fr); err != nil || fr.Into == "" {
-		w.dlq.send(r, "invalid_forward", fmt.Sprintf("decode fold record: %v", err))
-		w.metrics.deadLetters.WithLabelValues("invalid_forward").Inc()
+		w.invalidControl(r, fmt.Sprintf("decode fold record: %v", err))
 		return nil
 	}
 	id := string(r.Key)
