@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -41,24 +40,54 @@ func decaySource(due time.Time) rows.Source {
 	return rows.Source{Topic: "leadscore:decay", Partition: -1, Offset: due.Unix()}
 }
 
-// timer is a heap entry: an account's due time.
+// timer is a heap entry: an account's due time, in unix nanoseconds (24
+// bytes an entry instead of 40 with a time.Time).
 type timer struct {
-	due time.Time
+	due int64
 	id  string
 }
 
+// timerHeap is a min-heap of timers by due time. It has its own push and
+// pop rather than container/heap's, whose any-typed Push boxes every timer
+// (one allocation per queued account).
 type timerHeap []timer
 
-func (h timerHeap) Len() int           { return len(h) }
-func (h timerHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
-func (h timerHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *timerHeap) Push(x any)        { *h = append(*h, x.(timer)) }
-func (h *timerHeap) Pop() any {
-	old := *h
-	t := old[len(old)-1]
-	old[len(old)-1] = timer{}
-	*h = old[:len(old)-1]
-	return t
+func (h *timerHeap) push(t timer) {
+	*h = append(*h, t)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if s[parent].due <= s[i].due {
+			break
+		}
+		s[parent], s[i] = s[i], s[parent]
+		i = parent
+	}
+}
+
+func (h *timerHeap) pop() timer {
+	s := *h
+	top := s[0]
+	last := len(s) - 1
+	s[0] = s[last]
+	s[last] = timer{}
+	s = s[:last]
+	for i := 0; ; {
+		least, l, r := i, 2*i+1, 2*i+2
+		if l < len(s) && s[l].due < s[least].due {
+			least = l
+		}
+		if r < len(s) && s[r].due < s[least].due {
+			least = r
+		}
+		if least == i {
+			break
+		}
+		s[i], s[least] = s[least], s[i]
+		i = least
+	}
+	*h = s
+	return top
 }
 
 // schedule recomputes the account's due time and, with all, every
@@ -114,7 +143,7 @@ func (w *worker) queue(id string, a *account) {
 	if a.NextDue.IsZero() || (!a.queued.IsZero() && !a.NextDue.Before(a.queued)) {
 		return
 	}
-	heap.Push(&w.timers, timer{due: a.NextDue, id: id})
+	w.timers.push(timer{due: a.NextDue.UnixNano(), id: id})
 	a.queued = a.NextDue
 }
 
@@ -201,10 +230,10 @@ func (w *worker) advanceWatermark(t time.Time) error {
 			return err
 		}
 	}
-	for len(w.timers) > 0 && !w.timers[0].due.After(t) {
-		tm := heap.Pop(&w.timers).(timer)
+	for tn := t.UnixNano(); len(w.timers) > 0 && w.timers[0].due <= tn; {
+		tm := w.timers.pop()
 		a := w.accounts[tm.id]
-		if a == nil || !a.queued.Equal(tm.due) {
+		if a == nil || a.queued.IsZero() || a.queued.UnixNano() != tm.due {
 			continue // evicted (its timer is in the store) or superseded
 		}
 		a.queued = time.Time{}

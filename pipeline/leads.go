@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/segmentio/encoding/json"
@@ -33,20 +34,31 @@ type leadRecord struct {
 	Source rows.Source  `json:"source"`
 }
 
-// leadPartition is the repartition partition that owns a blocking key:
-// where the producer's key partitioner (p, made by newLeadPartitioner)
-// sends the record keyed "lead|<key>".
-func leadPartition(p kgo.TopicPartitioner, key string, n int) int32 {
-	return int32(p.Partition(&kgo.Record{Key: []byte("lead|" + key)}, n))
+// leadParts finds the repartition partition that owns a blocking key:
+// where the producer's key partitioner sends the record keyed
+// "lead|<key>". A partitioner is not safe for concurrent use, so each
+// worker has its own; the record and its key are scratch, reused.
+type leadParts struct {
+	p    kgo.TopicPartitioner
+	rec  kgo.Record
+	n    int
+	sent []int32 // sendLead's scratch: the partitions sent to
 }
 
-// newLeadPartitioner is the engine producer's partitioner for keyed
-// records; its owner uses it from one goroutine.
-func newLeadPartitioner() kgo.TopicPartitioner { return kgo.StickyKeyPartitioner(nil).ForTopic("") }
+// newLeadParts returns the partitioner of n repartition partitions.
+func newLeadParts(n int) *leadParts {
+	return &leadParts{p: kgo.StickyKeyPartitioner(nil).ForTopic(""), n: n}
+}
+
+// of returns the partition that owns key.
+func (lp *leadParts) of(key string) int32 {
+	lp.rec.Key = append(append(lp.rec.Key[:0], "lead|"...), key...)
+	return int32(lp.p.Partition(&lp.rec, lp.n))
+}
 
 // sendLead forwards a lead that passed hygiene to the scoring partitions
-// owning its keys.
-func (e *Engine) sendLead(l hygiene.Lead, at time.Time, r *kgo.Record) error {
+// owning its keys, once per partition; parts is the calling worker's.
+func (e *Engine) sendLead(l hygiene.Lead, at time.Time, r *kgo.Record, parts *leadParts) error {
 	keys := e.checker.Keys(&l)
 	if len(keys) == 0 {
 		return nil
@@ -55,14 +67,13 @@ func (e *Engine) sendLead(l hygiene.Lead, at time.Time, r *kgo.Record) error {
 	if err != nil {
 		return fmt.Errorf("encode lead: %w", err)
 	}
-	sent := map[int32]bool{}
-	parts := newLeadPartitioner()
+	parts.sent = parts.sent[:0]
 	for _, k := range keys {
-		p := leadPartition(parts, k, e.repartitions)
-		if sent[p] {
+		p := parts.of(k)
+		if slices.Contains(parts.sent, p) {
 			continue
 		}
-		sent[p] = true
+		parts.sent = append(parts.sent, p)
 		e.sendControl("lead|"+k, headerLead, v)
 	}
 	return nil
@@ -71,8 +82,8 @@ func (e *Engine) sendLead(l hygiene.Lead, at time.Time, r *kgo.Record) error {
 // leadIndex is the scoring worker's de-duplication index, made on first use.
 func (w *worker) leadIndex() *hygiene.DedupIndex {
 	if w.leads == nil {
-		n, p, parts := w.repartitions, w.partition, newLeadPartitioner()
-		w.leads = w.checker.NewDedupIndex(func(k string) bool { return leadPartition(parts, k, n) == p })
+		p, parts := w.partition, newLeadParts(w.repartitions)
+		w.leads = w.checker.NewDedupIndex(func(k string) bool { return parts.of(k) == p })
 	}
 	return w.leads
 }

@@ -128,7 +128,7 @@ func (w *worker) account(id string) (*account, error) {
 		}
 	}
 	a.used, a.id = w.now, id
-	w.internTouches(a)
+	w.internRestored(a)
 	w.accounts[id] = a
 	w.metrics.accounts.Inc()
 	if err := w.unspillTimer(id, a); err != nil {
@@ -148,7 +148,7 @@ func (w *worker) restoreAccount(id string, v []byte, limit int, b *statestore.Ba
 		}
 		a.used = w.now
 		a.id = id
-		w.internTouches(a)
+		w.internRestored(a)
 		w.accounts[id] = a
 		return nil
 	}

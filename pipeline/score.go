@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -161,13 +162,13 @@ func (w *worker) scoreEvent(id string, pending []features.Pending, ev *event.Eve
 	if c != nil {
 		cStageBefore = c.Score.Stage
 		if ev.Type == event.TypeIdentify && ev.Traits.Title != "" && ev.Traits.Title != c.Score.Title {
-			c.Score.Title = strings.Clone(ev.Traits.Title)
+			c.Score.Title = w.interned.str(ev.Traits.Title)
 		}
 		if ev.Type == event.TypeIdentify {
 			c.Tags = tags // each identify's hygiene verdict replaces the last
 		}
 		if tz := ev.Context.Timezone; tz != "" && tz != c.Timezone && features.Location(tz) != nil {
-			c.Timezone = strings.Clone(tz)
+			c.Timezone = w.interned.str(tz)
 		}
 	}
 	for i := range pending {
@@ -183,7 +184,7 @@ func (w *worker) scoreEvent(id string, pending []features.Pending, ev *event.Eve
 		a.Visits.visit(ev, ip)
 	}
 	if ev.Type == event.TypeGroup {
-		mergeFirmographics(&a.Score.Firm, &ev.Traits)
+		w.mergeFirmographics(&a.Score.Firm, &ev.Traits)
 	}
 	if ev.UserID != "" || (ev.Type == event.TypeIdentify && ev.Traits.Email != "") {
 		a.Score.Known = true
@@ -346,7 +347,20 @@ func (a *rowArena) reset() {
 	clear(a.strs)
 	clear(a.rs)
 	a.strs, a.floats, a.rs = a.strs[:0], a.floats[:0], a.rs[:0]
+	// What a burst grew (see rows.Batch.Reset) is not kept.
+	if cap(a.rs) > arenaKeep {
+		a.rs = nil
+	}
+	if cap(a.strs) > arenaKeep {
+		a.strs = nil
+	}
+	if cap(a.floats) > arenaKeep {
+		a.floats = nil
+	}
 }
+
+// arenaKeep bounds the capacity the row arena keeps per slice.
+const arenaKeep = 1 << 15
 
 // reasons returns a copy of rs in the arena.
 func (a *rowArena) reasons(rs []rows.Reason) []rows.Reason {
@@ -413,23 +427,21 @@ func (w *worker) scoreRow(id, cid string, version uint64, a *account, st *scorer
 // mergeFirmographics upserts a group call's traits into the account's
 // firmographics: traits present in the call replace, absent ones stay, as
 // Segment merges traits.
-func mergeFirmographics(f *scorer.Firmographics, t *event.Traits) {
-	// Strings are cloned when they change: an event's strings share one
-	// block, which a kept string would pin.
+func (w *worker) mergeFirmographics(f *scorer.Firmographics, t *event.Traits) {
+	// Strings are interned (cloned once per worker): an event's strings
+	// share one block, which a kept string would pin, and accounts repeat
+	// a few industries, countries and technology stacks.
 	if t.Industry != "" && t.Industry != f.Industry {
-		f.Industry = strings.Clone(t.Industry)
+		f.Industry = w.interned.str(t.Industry)
 	}
 	if t.HasEmployees {
 		f.Employees, f.HasEmployees = t.Employees, true
 	}
 	if t.Country != "" && t.Country != f.Country {
-		f.Country = strings.Clone(t.Country)
+		f.Country = w.interned.str(t.Country)
 	}
-	if t.Technologies != nil {
-		f.Technologies = make([]string, len(t.Technologies))
-		for i, s := range t.Technologies {
-			f.Technologies[i] = strings.Clone(s)
-		}
+	if t.Technologies != nil && (f.Technologies == nil || !slices.Equal(t.Technologies, f.Technologies)) {
+		f.Technologies = w.interned.list(t.Technologies)
 	}
 }
 
@@ -443,21 +455,29 @@ func (w *worker) campaign(c event.Campaign) *event.Campaign {
 	if p, ok := w.campaigns[c]; ok {
 		return p
 	}
-	c = cloneCampaign(c)
-	p := &c
+	// A new variable: taking c's address would move the parameter to the
+	// heap on every call, hits included.
+	p := new(event.Campaign)
+	*p = cloneCampaign(c)
 	if len(w.campaigns) < maxCampaigns {
 		if w.campaigns == nil {
 			w.campaigns = map[event.Campaign]*event.Campaign{}
 		}
-		w.campaigns[c] = p
+		w.campaigns[*p] = p
 	}
 	return p
 }
 
-// internTouches replaces a restored account's campaigns with the
-// worker's interned ones. A zero campaign (how states written before the
-// pointers said "none yet") becomes nil.
-func (w *worker) internTouches(a *account) {
+// internRestored replaces a restored account's campaigns, firmographics,
+// contact titles and time zones with the worker's interned ones. A zero
+// campaign (how states written before the pointers said "none yet")
+// becomes nil.
+func (w *worker) internRestored(a *account) {
+	f := &a.Score.Firm
+	f.Industry, f.Country, f.Technologies = w.interned.str(f.Industry), w.interned.str(f.Country), w.interned.list(f.Technologies)
+	for _, c := range a.Contacts {
+		c.Score.Title, c.Timezone = w.interned.str(c.Score.Title), w.interned.str(c.Timezone)
+	}
 	for _, t := range []**event.Campaign{&a.FirstTouch, &a.LastTouch} {
 		switch {
 		case *t == nil:

@@ -162,11 +162,11 @@ func TestTouchesInterned(t *testing.T) {
 	w := scoringWorker(t, nil)
 	var old, fresh account
 	require.NoError(t, json.Unmarshal([]byte(`{"first_touch":{"Source":"","Medium":"","Name":"","Term":"","Content":""},"last_touch":{"Source":"","Medium":"","Name":"","Term":"","Content":""}}`), &old))
-	w.internTouches(&old)
+	w.internRestored(&old)
 	require.Nil(t, old.FirstTouch)
 	require.Nil(t, old.LastTouch)
 	require.NoError(t, json.Unmarshal([]byte(`{"first_touch":{"Source":"google","Medium":"cpc","Name":"q4","Term":"","Content":""},"last_touch":{"Source":"google","Medium":"cpc","Name":"q4","Term":"","Content":""}}`), &fresh))
-	w.internTouches(&fresh)
+	w.internRestored(&fresh)
 	require.Same(t, fresh.FirstTouch, fresh.LastTouch)
 	require.Equal(t, event.Campaign{Source: "google", Medium: "cpc", Name: "q4"}, *fresh.FirstTouch)
 	require.Same(t, fresh.FirstTouch, w.campaign(event.Campaign{Source: "google", Medium: "cpc", Name: "q4"}))

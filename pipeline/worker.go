@@ -143,6 +143,8 @@ type worker struct {
 	arena rowArena
 	// campaigns interns the accounts' first and last touches.
 	campaigns map[event.Campaign]*event.Campaign
+	// interned holds the other small vocabularies of account state.
+	interned interner
 	ev        event.Event
 	res       scorer.Result
 	hits      []scorer.Hit
@@ -189,7 +191,8 @@ func newWorker(e *Engine, topic string, partition int32) *worker {
 	}
 	w.checker, w.repartitions = e.checker, e.repartitions
 	if !w.rekeyed && e.checker != nil {
-		w.sendLead = e.sendLead
+		parts := newLeadParts(e.repartitions)
+		w.sendLead = func(l hygiene.Lead, at time.Time, r *kgo.Record) error { return e.sendLead(l, at, r, parts) }
 	}
 	return w
 }

@@ -268,7 +268,13 @@ func (b *Batch) Len() int {
 		len(b.Visitors) + len(b.IPMatches) + len(b.Rejected) + len(b.Contacts) + len(b.Merges)
 }
 
-// Reset empties b, keeping its capacity.
+// keepRows bounds the capacity Reset keeps per row kind: a burst (a
+// catch-up after a restart, a backlog) grows a batch to its size once, and
+// keeping that capacity would hold memory proportional to the burst for
+// good. Steady batches are far smaller.
+const keepRows = 4096
+
+// Reset empties b, keeping its capacity up to keepRows rows per kind.
 func (b *Batch) Reset() {
 	// Cleared, not only truncated: rows point into the events they came
 	// from, which a kept capacity would otherwise hold on to.
@@ -285,6 +291,9 @@ func (b *Batch) Reset() {
 }
 
 func reset[T any](s []T) []T {
+	if cap(s) > keepRows {
+		return nil
+	}
 	clear(s)
 	return s[:0]
 }
