@@ -97,12 +97,16 @@ func (w *worker) changes(produce func(*kgo.Record), topic string, accounts []str
 	if lerr != nil {
 		return fmt.Errorf("encode lead: %w", lerr)
 	}
+	// One buffer holds the cycle's snapshots; each record's value is a
+	// slice of it, not reused before the records are produced.
+	var buf []byte
 	for _, id := range accounts {
-		v, err := json.Marshal(w.accounts[id])
-		if err != nil {
+		start := len(buf)
+		var err error
+		if buf, err = appendAccount(buf, w.accounts[id]); err != nil {
 			return fmt.Errorf("encode account %s: %w", id, err)
 		}
-		rec(changelogKey(w.topic, kindAccount, id), v)
+		rec(changelogKey(w.topic, kindAccount, id), buf[start:len(buf):len(buf)])
 	}
 	var err error
 	w.identity.Changes(

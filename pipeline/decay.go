@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/segmentio/encoding/json"
 
 	"github.com/leadscore/leadscore/internal/rows"
 	"github.com/leadscore/leadscore/internal/statestore"
@@ -321,13 +320,11 @@ func (w *worker) spillTimerOf(b *statestore.Batch, id string, snapshot []byte) e
 	if w.timerNS == nil {
 		return nil
 	}
-	var d struct {
-		NextDue time.Time `json:"next_due"`
-	}
-	if err := json.Unmarshal(snapshot, &d); err != nil {
+	due, _, err := snapshotHead(snapshot)
+	if err != nil {
 		return fmt.Errorf("decode account %s: %w", id, err)
 	}
-	return w.spillTimer(b, id, &account{NextDue: d.NextDue})
+	return w.spillTimer(b, id, &account{NextDue: due})
 }
 
 // unspillTimer removes a reloaded account's timer from the store and

@@ -119,7 +119,7 @@ func (w *worker) account(id string) (*account, error) {
 	}
 	a := &account{}
 	if w.spill != nil && w.accountsSpilled {
-		found, err := w.spill.Get([]byte(id), func(v []byte) error { return json.Unmarshal(v, a) })
+		found, err := w.spill.Get([]byte(id), func(v []byte) error { return decodeAccount(v, a) })
 		if err != nil {
 			return nil, fmt.Errorf("reload account %s: %w", id, err)
 		}
@@ -143,7 +143,7 @@ func (w *worker) account(id string) (*account, error) {
 func (w *worker) restoreAccount(id string, v []byte, limit int, b *statestore.Batch) error {
 	if a := w.accounts[id]; a != nil || w.spill == nil || limit <= 0 || len(w.accounts) < limit {
 		a := &account{}
-		if err := json.Unmarshal(v, a); err != nil {
+		if err := decodeAccount(v, a); err != nil {
 			return fmt.Errorf("decode account %s: %w", id, err)
 		}
 		a.used = w.now
@@ -175,7 +175,7 @@ func (w *worker) evict(limit int, idleBefore int64, b *statestore.Batch) (int, e
 	over := limit > 0 && len(w.accounts) > limit
 	n := 0
 	move := func(id string, a *account) error {
-		v, err := json.Marshal(a)
+		v, err := appendAccount(nil, a)
 		if err != nil {
 			return fmt.Errorf("encode account %s: %w", id, err)
 		}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/segmentio/encoding/json"
 
 	"github.com/leadscore/leadscore/internal/rows"
 	"github.com/leadscore/leadscore/scorer"
@@ -144,9 +143,6 @@ func (w *worker) sweepRules() error {
 	}
 	var ids []string
 	var next []byte
-	var snap struct {
-		RulesVersion string `json:"rules_version"`
-	}
 	scanned := 0
 	err := w.spill.ScanFrom(w.sweepFrom, func(k, v []byte) error {
 		if len(ids) == rescoreBatch || scanned == 10*rescoreBatch {
@@ -158,8 +154,7 @@ func (w *worker) sweepRules() error {
 			return nil
 		}
 		// Only accounts scored under other rules are reloaded.
-		snap.RulesVersion = ""
-		if json.Unmarshal(v, &snap) == nil && snap.RulesVersion == w.rules.Version {
+		if _, version, err := snapshotHead(v); err == nil && version == w.rules.Version {
 			return nil
 		}
 		ids = append(ids, string(k))

@@ -11,7 +11,9 @@
 // caller hands in) and it keeps no state of its own: [Rules] is immutable
 // after [Parse] and safe to share between workers, while each account's
 // [State] is a plain value owned by exactly one partition worker, which
-// snapshots it as JSON.
+// snapshots it: in the binary format of [State.AppendBinary] (written by
+// this package, documented in binary.go) or, as older snapshots are, as
+// JSON.
 //
 // The flow for one account is:
 //

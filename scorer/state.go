@@ -82,7 +82,9 @@ type Firmographics struct {
 
 // State is one account's (or contact's) scoring state, owned by one
 // partition worker. All fields are exported and JSON-serialisable because
-// the worker snapshots it; the zero value is a fresh account.
+// the worker snapshots it; the zero value is a fresh account. The binary
+// snapshot format (binary.go) lists every field of State and of the types
+// in it: a new field takes a new format version there.
 type State struct {
 	Firm Firmographics
 	// Title is a contact's job title, for its persona; empty on accounts.
