@@ -190,6 +190,12 @@ type EngineConfig struct {
 	// watermark (a late one, say an anonymous visitor's pages released by a
 	// sign-up hours later) still counts, decayed, but after such a change.
 	AllowedLateness Duration `yaml:"allowed_lateness"`
+	// IdlePartitionAfter is how long an input partition goes without
+	// records before it stops holding the watermark back (as Flink's
+	// withIdleness): an empty or finished partition would otherwise hold
+	// every decay change back. 0: never; the watermark then waits for
+	// every input partition.
+	IdlePartitionAfter Duration `yaml:"idle_partition_after"`
 	// RulesPollInterval is how often the rules file is checked for a new
 	// version (0: never; a restart picks it up).
 	RulesPollInterval Duration `yaml:"rules_poll_interval"`
@@ -264,6 +270,7 @@ func DefaultConfig() Config {
 			ScoreEvents:           true,
 			RulesPollInterval:     Duration(2 * time.Second),
 			AllowedLateness:       Duration(time.Hour),
+			IdlePartitionAfter:    Duration(30 * time.Second),
 			MaxRecordBytes:        1 << 20,
 			MaxDepth:              32,
 			MaxStringBytes:        64 << 10,
@@ -489,6 +496,9 @@ func (c *Config) Validate() error {
 	e := c.Engine
 	if e.FlushInterval <= 0 {
 		bad("engine.flush_interval", "must be positive")
+	}
+	if e.IdlePartitionAfter < 0 {
+		bad("engine.idle_partition_after", "must be 0 (never) or positive")
 	}
 	if e.AllowedLateness < 0 {
 		bad("engine.allowed_lateness", "must be 0 or positive")

@@ -70,6 +70,7 @@ rules: /does/not/exist.yaml
 engine:
   flush_interval: 0s
   dedup_window: 0
+  idle_partition_after: -1s
 log:
   level: loud
 `)
@@ -81,7 +82,7 @@ log:
 	for _, field := range []string{
 		"kafka.brokers[0]", "kafka.group", "kafka.topics[0]", "kafka.partitions", "clickhouse.addr",
 		"clickhouse.flush_timeout", "clickhouse.probe_interval",
-		"rules", "engine.flush_interval", "engine.dedup_window", "log.level",
+		"rules", "engine.flush_interval", "engine.dedup_window", "engine.idle_partition_after", "log.level",
 	} {
 		found := false
 		for _, l := range lines {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-
 	"github.com/leadscore/leadscore/internal/rows"
 	"github.com/leadscore/leadscore/internal/statestore"
 	"github.com/leadscore/leadscore/scorer"

@@ -185,15 +185,11 @@ type heartbeat struct {
 	Topic     string    `json:"topic"`
 	Partition int32     `json:"partition"`
 	Watermark time.Time `json:"wm"`
-	// Idle: the input partition has had no record for idleAfter; scoring
-	// workers leave it out of their watermark until it speaks again.
+	// Idle: the input partition has had no record for
+	// engine.idle_partition_after; scoring workers leave it out of their
+	// watermark until it speaks again.
 	Idle bool `json:"idle,omitempty"`
 }
-
-// idleAfter is how long an input partition goes without records before its
-// heartbeat says idle, as Flink marks idle sources: an empty partition must
-// not hold every decay change back.
-const idleAfter = 30 * time.Second
 
 // beatDue reports whether an input worker owes the scoring workers a
 // heartbeat: its event time moved, or it went idle.
@@ -201,7 +197,7 @@ func (w *worker) beatDue(now time.Time) bool {
 	if w.rekeyed {
 		return false
 	}
-	return w.maxTime.After(w.beat) || (!w.idleSent && now.Sub(w.lastRecord) >= idleAfter)
+	return w.maxTime.After(w.beat) || (w.idleAfter > 0 && !w.idleSent && now.Sub(w.lastRecord) >= w.idleAfter)
 }
 
 // heartbeats produces, inside the open transaction, a heartbeat from every

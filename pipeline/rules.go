@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/leadscore/leadscore/internal/rows"
 	"github.com/leadscore/leadscore/scorer"
 )

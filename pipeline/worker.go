@@ -111,6 +111,8 @@ type worker struct {
 	sources  map[rows.Source]sourceTime
 	inputs   int
 	lateness time.Duration
+	// idleAfter is engine.idle_partition_after (input workers).
+	idleAfter time.Duration
 	// Input workers: the newest event time decoded, and the one the last
 	// heartbeat carried.
 	maxTime, beat time.Time
@@ -145,10 +147,10 @@ type worker struct {
 	campaigns map[event.Campaign]*event.Campaign
 	// interned holds the other small vocabularies of account state.
 	interned interner
-	ev        event.Event
-	res       scorer.Result
-	hits      []scorer.Hit
-	batch     rows.Batch
+	ev       event.Event
+	res      scorer.Result
+	hits     []scorer.Hit
+	batch    rows.Batch
 }
 
 func newWorker(e *Engine, topic string, partition int32) *worker {
@@ -180,6 +182,7 @@ func newWorker(e *Engine, topic string, partition int32) *worker {
 		lastRecord:  time.Now(),
 		inputs:      e.inputs,
 		lateness:    ec.AllowedLateness.D(),
+		idleAfter:   ec.IdlePartitionAfter.D(),
 	}
 	if e.ipLookup != nil && !w.rekeyed {
 		// Input workers match through the counting adapter (ip_matches).
