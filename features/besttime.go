@@ -156,6 +156,9 @@ func Location(name string) *time.Location {
 	if loc, ok := locations[name]; ok {
 		return loc
 	}
+	// Kept as the map key and as the location's name: not the event's
+	// string, which would pin its slab of the decoder (event.Decode).
+	name = strings.Clone(name)
 	loc, err := time.LoadLocation(name)
 	if err != nil {
 		loc = nil

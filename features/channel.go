@@ -50,7 +50,8 @@ type Channels struct {
 // partner, referral for another site, direct for no referrer; the source is
 // the referrer's host, "(direct)" for none). ok is false for an event that
 // says nothing about a channel: a track call without UTM, or a page reached
-// from the site's own pages.
+// from the site's own pages. c's strings may be ev's: a caller that keeps
+// them copies them (see event.Decode).
 func (ch *Channels) Channel(ev *event.Event) (c event.Campaign, ok bool) {
 	cp := ev.Context.Campaign
 	if cp.Source != "" || cp.Medium != "" || cp.Name != "" {

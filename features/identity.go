@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/leadscore/leadscore/internal/event"
 )
@@ -63,7 +64,8 @@ type Pending struct {
 // maxPendingProps bounds the properties kept with a parked event.
 const maxPendingProps = 1024
 
-// Restore rebuilds the parts of an event the scorer reads.
+// Restore rebuilds the parts of an event the scorer reads. The event's
+// strings and properties are p's (no copies).
 func (p *Pending) Restore(ev *event.Event) {
 	*ev = event.Event{Type: p.Type, Event: p.Event, Time: p.Time}
 	ev.Properties.Path = p.Path
@@ -71,18 +73,56 @@ func (p *Pending) Restore(ev *event.Event) {
 	ev.Context.Timezone = p.Timezone
 	ev.Context.Page.Referrer = p.Referrer
 	if len(p.Props) > 0 {
-		raw := make([]byte, 0, len(p.Props)+16)
-		raw = append(raw, `{"properties":`...)
-		raw = append(raw, p.Props...)
-		ev.Raw = append(raw, '}')
+		ev.SetPropertiesJSON(p.Props)
 	}
+}
+
+// newPending returns what Park keeps of ev. Its strings and properties are
+// copied into one block of their own: the event's strings share a slab of
+// the decoder with other events (see event.Decode), which a parked event,
+// kept for as long as its visitor stays anonymous, must not pin.
+func newPending(ev *event.Event) Pending {
+	pe := Pending{
+		Type: ev.Type, Event: ev.Event, Path: ev.PagePath(), Time: ev.Time, UTM: ev.Context.Campaign,
+		Timezone: ev.Context.Timezone, Referrer: ev.Context.Page.Referrer,
+	}
+	if pe.Referrer == "" {
+		pe.Referrer = ev.Properties.Referrer
+	}
+	props := ev.PropertiesJSON()
+	if len(props) <= 2 || len(props) > maxPendingProps {
+		props = nil
+	}
+	strs := [...]*string{&pe.Event, &pe.Path, &pe.UTM.Source, &pe.UTM.Medium, &pe.UTM.Name, &pe.UTM.Term,
+		&pe.UTM.Content, &pe.Timezone, &pe.Referrer}
+	n := len(props)
+	for _, s := range strs {
+		n += len(*s)
+	}
+	if n == 0 {
+		return pe
+	}
+	b := make([]byte, 0, n)
+	for _, s := range strs {
+		if len(*s) > 0 {
+			i := len(b)
+			b = append(b, *s...)
+			*s = unsafe.String(&b[i], len(*s))
+		}
+	}
+	if props != nil {
+		i := len(b)
+		b = append(b, props...)
+		pe.Props = b[i:len(b):len(b)]
+	}
+	return pe
 }
 
 // Identity resolves events to accounts and remembers which person ids
 // (userId, anonymousId) belong to which account. One per partition worker.
 type Identity struct {
-	persons map[string]string    // "u:"+userId or "a:"+anonymousId -> account
-	pending map[string][]Pending // person key -> anonymous events, oldest first
+	persons map[string]string  // "u:"+userId or "a:"+anonymousId -> account
+	pending map[string]visitor // person key -> anonymous events
 	// changed since the last Changes: person keys and visitor keys.
 	dirtyPersons  map[string]struct{}
 	dirtyVisitors map[string]struct{}
@@ -92,6 +132,13 @@ type Identity struct {
 	dropped       uint64
 	store         Spill  // links and pending events evicted from memory; nil: none
 	kbuf          []byte // scratch for person keys looked up, not kept
+}
+
+// visitor is an anonymous visitor's pending events, oldest first, with the
+// map key it is stored under, so that marking it dirty needs no new string.
+type visitor struct {
+	key    string
+	events []Pending
 }
 
 // Spill holds person links and visitors' pending events evicted from
@@ -117,7 +164,8 @@ func (id *Identity) loadPending(key []byte) {
 		return
 	}
 	if p, ok := id.store.TakePending(key); ok {
-		id.pending[string(key)] = p
+		k := string(key)
+		id.pending[k] = visitor{key: k, events: p}
 	}
 }
 
@@ -136,14 +184,14 @@ func (id *Identity) EvictPending(limit int, spill func(key string, p []Pending) 
 		return 0, nil
 	}
 	target, n := limit-limit/10, 0
-	for k, p := range id.pending {
+	for k, v := range id.pending {
 		if len(id.pending) <= target {
 			break
 		}
 		if _, dirty := id.dirtyVisitors[k]; dirty {
 			continue
 		}
-		if err := spill(k, p); err != nil {
+		if err := spill(k, v.events); err != nil {
 			return n, err
 		}
 		delete(id.pending, k)
@@ -197,7 +245,7 @@ func (id *Identity) EvictPersons(limit int, spill func(key, account string) erro
 func NewIdentity(ip IPMatcher, maxPending int, extraFreemail []string) *Identity {
 	id := &Identity{
 		persons:       make(map[string]string),
-		pending:       make(map[string][]Pending),
+		pending:       make(map[string]visitor),
 		dirtyPersons:  make(map[string]struct{}),
 		dirtyVisitors: make(map[string]struct{}),
 		freemail:      make(map[string]struct{}),
@@ -309,8 +357,9 @@ func (id *Identity) companyDomain(ev *event.Event) string {
 
 // Link records that ev's person ids belong to account and returns the
 // anonymous events those ids had pending, oldest first, for the caller to
-// score on the account. An IP match does not link: it is evidence about one
-// visit, not about the person.
+// score on the account (the caller owns the slice). An IP match does not
+// link: it is evidence about one visit, not about the person. account may
+// be one of ev's strings: a new link keeps a copy.
 func (id *Identity) Link(ev *event.Event, account string, m Method) []Pending {
 	if m == MethodNone || m == MethodIP || account == "" {
 		return nil
@@ -319,16 +368,26 @@ func (id *Identity) Link(ev *event.Event, account string, m Method) []Pending {
 	link := func(prefix byte, v string) {
 		key := id.key(prefix, v)
 		if cur, _ := id.person(key); cur != account {
-			k := string(key)
-			id.persons[k] = account
+			// The key and a copy of the account in one allocation: a
+			// link is kept for long, and account may point into the
+			// decoder's slab.
+			n := len(key)
+			id.kbuf = append(key, account...)
+			kv := string(id.kbuf)
+			key = id.kbuf[:n]
+			k := kv[:n]
+			id.persons[k] = kv[n:]
 			id.dirtyPersons[k] = struct{}{}
 		}
 		id.loadPending(key)
 		if p, ok := id.pending[string(key)]; ok {
-			k := string(key)
-			out = append(out, p...)
-			delete(id.pending, k)
-			id.dirtyVisitors[k] = struct{}{}
+			if out == nil {
+				out = p.events // handed over with the map entry: no copy
+			} else {
+				out = append(out, p.events...)
+			}
+			delete(id.pending, p.key)
+			id.dirtyVisitors[p.key] = struct{}{}
 		}
 	}
 	if ev.UserID != "" {
@@ -349,6 +408,7 @@ func (id *Identity) Link(ev *event.Event, account string, m Method) []Pending {
 
 // Park keeps an unresolved event under its visitor until a link arrives.
 // Only events the scorer could count are worth keeping; the caller decides.
+// What it keeps of ev is copied (newPending); a known visitor's key is not.
 func (id *Identity) Park(ev *event.Event) {
 	var kb []byte
 	switch {
@@ -360,25 +420,19 @@ func (id *Identity) Park(ev *event.Event) {
 		return
 	}
 	id.loadPending(kb)
-	key := string(kb) // kept as a map key below
-	p := id.pending[key]
+	v, ok := id.pending[string(kb)]
+	if !ok {
+		v.key = string(kb) // a new visitor: its key is kept
+	}
+	p := v.events
 	if len(p) >= id.maxPending {
 		copy(p, p[1:])
 		p = p[:len(p)-1]
 		id.dropped++
 	}
-	pe := Pending{
-		Type: ev.Type, Event: ev.Event, Path: ev.PagePath(), Time: ev.Time, UTM: ev.Context.Campaign,
-		Timezone: ev.Context.Timezone, Referrer: ev.Context.Page.Referrer,
-	}
-	if pe.Referrer == "" {
-		pe.Referrer = ev.Properties.Referrer
-	}
-	if props := ev.PropertiesJSON(); len(props) > 2 && len(props) <= maxPendingProps {
-		pe.Props = append(json.RawMessage(nil), props...)
-	}
-	id.pending[key] = append(p, pe)
-	id.dirtyVisitors[key] = struct{}{}
+	v.events = append(p, newPending(ev))
+	id.pending[v.key] = v
+	id.dirtyVisitors[v.key] = struct{}{}
 }
 
 // Persons is the number of linked person ids; Visitors the number of
@@ -398,7 +452,7 @@ func (id *Identity) Changes(person func(key, account string), visitor func(key s
 		delete(id.dirtyPersons, k)
 	}
 	for k := range id.dirtyVisitors {
-		visitor(k, id.pending[k])
+		visitor(k, id.pending[k].events)
 		delete(id.dirtyVisitors, k)
 	}
 }
@@ -419,7 +473,7 @@ func (id *Identity) RestorePending(key string, pending []Pending) {
 		delete(id.pending, key)
 		return
 	}
-	id.pending[key] = pending
+	id.pending[key] = visitor{key: key, events: pending}
 }
 
 // sortPending orders merged pending events by time (insertion sort: the

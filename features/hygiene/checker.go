@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/leadscore/leadscore/internal/event"
-	"github.com/nyaruka/phonenumbers"
 )
 
 // Checker validates leads, normalises their contacts and company names and
@@ -214,8 +213,9 @@ type Contact struct {
 
 // Verdict is Check's result. Reuse one per worker: Check resets it and
 // reuses its slices, so a steady state allocates only Contact's strings
-// and what the phone library allocates; it also remembers its last eight
-// phone numbers and company names, which identify calls repeat.
+// and what the phone library allocates; it also remembers its recent
+// phone numbers and company names (a few thousand of each, see memo),
+// which identify calls repeat.
 type Verdict struct {
 	// Rejected: some finding has SeverityReject.
 	Rejected bool
@@ -229,36 +229,6 @@ type Verdict struct {
 	phone *phoneScratch // allocated on first use; a pointer keeps Verdict copyable
 	words []WordMatch
 	memo  *memo
-}
-
-// memo remembers a Verdict's last few phone parses and company names:
-// Segment clients send the same identify traits again on every page or
-// session, and the phone library is the costliest step. Per Verdict, so
-// the Checker stays immutable.
-type memo struct {
-	phones    [memoSize]phoneMemo
-	companies [memoSize]companyMemo
-	np, nc    int
-}
-
-const memoSize = 8
-
-type phoneMemo struct {
-	raw, region string
-	p           Phone
-	err         error
-}
-
-type companyMemo struct {
-	raw string
-	c   CompanyName
-}
-
-func (v *Verdict) memoized() *memo {
-	if v.memo == nil {
-		v.memo = new(memo)
-	}
-	return v.memo
 }
 
 func (v *Verdict) reset() {
@@ -400,10 +370,8 @@ func (c *Checker) checkPhone(in *Input, v *Verdict) bool {
 		return false
 	}
 	region := c.region
-	if len(in.Country) == 2 {
-		if r := strings.ToUpper(in.Country); phonenumbers.GetCountryCodeForRegion(r) != 0 {
-			region = r
-		}
+	if r, ok := phoneRegion(in.Country); ok {
+		region = r
 	}
 	p, err := c.parsePhoneMemo(v, in.Phone, region)
 	if err != nil {
@@ -437,35 +405,6 @@ func (c *Checker) checkPhone(in *Input, v *Verdict) bool {
 		v.Contact.Phone = p.E164
 	}
 	return ok
-}
-
-func (c *Checker) parsePhoneMemo(v *Verdict, raw, region string) (Phone, error) {
-	m := v.memoized()
-	for i := range m.phones {
-		if e := &m.phones[i]; e.raw == raw && e.region == region && raw != "" {
-			return e.p, e.err
-		}
-	}
-	if v.phone == nil {
-		v.phone = new(phoneScratch)
-	}
-	p, err := parsePhone(raw, region, v.phone)
-	m.phones[m.np%memoSize] = phoneMemo{raw: raw, region: region, p: p, err: err}
-	m.np++
-	return p, err
-}
-
-func (c *Checker) companyMemo(v *Verdict, raw string) CompanyName {
-	m := v.memoized()
-	for i := range m.companies {
-		if e := &m.companies[i]; e.raw == raw && raw != "" {
-			return e.c
-		}
-	}
-	n := c.names.normalize(raw, true)
-	m.companies[m.nc%memoSize] = companyMemo{raw: raw, c: n}
-	m.nc++
-	return n
 }
 
 func (c *Checker) fakeListed(e164 string) bool {

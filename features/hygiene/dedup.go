@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Action is what the caller does with a duplicate.
@@ -197,56 +198,96 @@ const (
 // own exactly the keys that map to it (NewDedupIndex's owns). A name whose
 // first characters differ from its duplicate's (a typo in the first
 // letters) is not found: the price of a bounded block.
-func (c *Checker) Keys(l *Lead) []string {
-	return c.dedup.appendKeys(nil, l)
-}
+func (c *Checker) Keys(l *Lead) []string { return c.dedup.keys(l) }
 
-func (r *dedupRules) appendKeys(dst []string, l *Lead) []string {
-	add := func(k string) {
-		if !slices.Contains(dst, k) {
-			dst = append(dst, k)
-		}
+// keys returns l's blocking keys, in two allocations: the slice and one
+// block for their bytes.
+func (r *dedupRules) keys(l *Lead) []string {
+	if r.keysSize(l) == 0 {
+		return nil
 	}
-	ct := &l.Contact
-	if r.kinds[0] && ct.Phone != "" {
-		add(keyPhone + ct.Phone)
-	}
-	if r.kinds[1] && ct.EmailKey != "" {
-		add(keyEmail + ct.EmailKey)
-	}
-	if r.kinds[2] && ct.Wechat != "" {
-		add(keyWechat + ct.Wechat)
-	}
-	if r.kinds[3] {
-		if b := companyBlock(ct.Company.Core); b != "" {
-			add(keyCompany + b)
-		}
-	}
+	dst, _ := r.appendKeys(make([]string, 0, len(r.kinds)), make([]byte, 0, r.keysSize(l)), l)
 	return dst
 }
 
-// companyBlock is the start of a core: two runes if the first is CJK,
-// else three; spaces removed.
-func companyBlock(core string) string {
+// keysSize bounds the bytes of l's blocking keys from above.
+func (r *dedupRules) keysSize(l *Lead) int {
+	ct := &l.Contact
+	n := 0
+	if r.kinds[0] && ct.Phone != "" {
+		n += len(keyPhone) + len(ct.Phone)
+	}
+	if r.kinds[1] && ct.EmailKey != "" {
+		n += len(keyEmail) + len(ct.EmailKey)
+	}
+	if r.kinds[2] && ct.Wechat != "" {
+		n += len(keyWechat) + len(ct.Wechat)
+	}
+	if r.kinds[3] && ct.Company.Core != "" {
+		n += len(keyCompany) + 3*utf8.UTFMax // invalid UTF-8 reads as U+FFFD, 3 bytes
+	}
+	return n
+}
+
+// appendKeys appends l's blocking keys to dst and their bytes to buf, and
+// returns both. Each kind has its own prefix, so no key repeats. The keys
+// point into the returned buf's array, past buf's length on entry: they
+// are valid while nothing overwrites that part of it. With buf's capacity
+// at least keysSize(l) more than its length, nothing is allocated.
+func (r *dedupRules) appendKeys(dst []string, buf []byte, l *Lead) ([]string, []byte) {
+	ct := &l.Contact
+	var ends [len(r.kinds) + 1]int
+	ends[0] = len(buf)
+	n := 0
+	add := func(prefix, v string) {
+		buf = append(append(buf, prefix...), v...)
+		n++
+		ends[n] = len(buf)
+	}
+	if r.kinds[0] && ct.Phone != "" {
+		add(keyPhone, ct.Phone)
+	}
+	if r.kinds[1] && ct.EmailKey != "" {
+		add(keyEmail, ct.EmailKey)
+	}
+	if r.kinds[2] && ct.Wechat != "" {
+		add(keyWechat, ct.Wechat)
+	}
+	if r.kinds[3] && ct.Company.Core != "" {
+		if b := appendCompanyBlock(append(buf, keyCompany...), ct.Company.Core); len(b) > len(buf)+len(keyCompany) {
+			buf = b
+			n++
+			ends[n] = len(buf)
+		}
+	}
+	// The strings are made last: an append above may have moved buf.
+	for i := range n {
+		dst = append(dst, unsafe.String(&buf[ends[i]], ends[i+1]-ends[i]))
+	}
+	return dst, buf
+}
+
+// appendCompanyBlock appends the start of a core: two runes if the first
+// is CJK, else three; spaces removed.
+func appendCompanyBlock(dst []byte, core string) []byte {
 	if core == "" {
-		return ""
+		return dst
 	}
 	first, _ := utf8.DecodeRuneInString(core)
 	n := 3
 	if isCJK(first) {
 		n = 2
 	}
-	var b strings.Builder
 	for _, r := range core {
 		if r == ' ' {
 			continue
 		}
-		b.WriteRune(r)
+		dst = utf8.AppendRune(dst, r)
 		if n--; n == 0 {
 			break
 		}
 	}
-	return b.String()
+	return dst
 }
 
 // DedupEntry is one remembered lead, the unit of snapshots and of the
@@ -271,18 +312,25 @@ type DedupIndex struct {
 	newest  time.Time
 	dirty   map[string]struct{}
 	evicted uint64
-	keyBuf  []string
+	// scratch: the keys of the lead being matched or added, pointing into
+	// keyBytes, valid until the next call
+	keyBuf   []string
+	keyBytes []byte
 }
 
+// dedupRecord is a remembered lead. Its strings and keys point into one
+// block of its own (newRecord).
 type dedupRecord struct {
 	DedupEntry
-	keys []string
-	idx  int // in byAge
+	keys   []string // owned keys, in keyArr
+	keyArr [len(dedupRules{}.kinds)]string
+	idx    int // in byAge
 }
 
 // NewDedupIndex returns an empty index for one partition worker. owns
 // says which blocking keys this partition is responsible for (see Keys);
-// nil owns every key (a single partition).
+// nil owns every key (a single partition). owns must not keep the key it
+// is given: it is valid only during the call.
 func (c *Checker) NewDedupIndex(owns func(key string) bool) *DedupIndex {
 	return &DedupIndex{
 		rules: &c.dedup, names: c.names, owns: owns,
@@ -292,7 +340,18 @@ func (c *Checker) NewDedupIndex(owns func(key string) bool) *DedupIndex {
 }
 
 // Keys is Checker.Keys.
-func (x *DedupIndex) Keys(l *Lead) []string { return x.rules.appendKeys(nil, l) }
+func (x *DedupIndex) Keys(l *Lead) []string { return x.rules.keys(l) }
+
+// scratchKeys sets keyBuf to l's keys this index owns.
+func (x *DedupIndex) scratchKeys(l *Lead) {
+	if need := x.rules.keysSize(l); cap(x.keyBytes) < need {
+		x.keyBytes = make([]byte, 0, max(need, 2*cap(x.keyBytes)))
+	}
+	x.keyBuf, x.keyBytes = x.rules.appendKeys(x.keyBuf[:0], x.keyBytes[:0], l)
+	if x.owns != nil {
+		x.keyBuf = slices.DeleteFunc(x.keyBuf, func(k string) bool { return !x.owns(k) })
+	}
+}
 
 // Len is the number of leads remembered.
 func (x *DedupIndex) Len() int { return len(x.byID) }
@@ -309,13 +368,13 @@ func (x *DedupIndex) Evicted() uint64 { return x.evicted }
 // id. A remembered lead with l's id (or merged into it) is not a
 // duplicate. Match does not change the index.
 func (x *DedupIndex) Match(l *Lead, at time.Time) (Merge, bool) {
-	x.keyBuf = x.rules.appendKeys(x.keyBuf[:0], l)
+	x.scratchKeys(l)
 	for pi := range x.rules.policies {
 		p := &x.rules.policies[pi]
 		var best *dedupRecord
 		var bestScore float64
 		for _, k := range x.keyBuf {
-			if !strings.HasPrefix(k, kindPrefix(p.kind)) || x.owns != nil && !x.owns(k) {
+			if !strings.HasPrefix(k, kindPrefix(p.kind)) {
 				continue
 			}
 			for _, r := range x.byKey[k] {
@@ -439,7 +498,7 @@ func (x *DedupIndex) decide(p *policy, l *Lead, r *dedupRecord, score float64) M
 // an earlier entry with its id (the later event time is kept). Leads with
 // no owned key are not kept. Then entries older than the longest window
 // before the newest event time expire, and the oldest go while the index
-// is over max_entries.
+// is over max_entries. What it keeps of l is copied.
 func (x *DedupIndex) Add(l Lead, at time.Time) {
 	if old, ok := x.byID[l.ID]; ok {
 		if old.At.After(at) {
@@ -447,14 +506,13 @@ func (x *DedupIndex) Add(l Lead, at time.Time) {
 		}
 		x.remove(old)
 	}
-	keys := x.rules.appendKeys(nil, &l)
-	keys = slices.DeleteFunc(keys, func(k string) bool { return x.owns != nil && !x.owns(k) })
-	if len(keys) > 0 {
-		x.dirty[l.ID] = struct{}{}
-		r := &dedupRecord{DedupEntry: DedupEntry{Lead: l, At: at}, keys: keys}
-		x.byID[l.ID] = r
+	x.scratchKeys(&l)
+	if len(x.keyBuf) > 0 {
+		r := newRecord(&l, at, x.keyBuf)
+		x.dirty[r.Lead.ID] = struct{}{}
+		x.byID[r.Lead.ID] = r
 		heap.Push(&x.byAge, r)
-		for _, k := range keys {
+		for _, k := range r.keys {
 			b := x.byKey[k]
 			if len(b) >= x.rules.maxPerKey {
 				oldest := slices.MinFunc(b, func(a, b *dedupRecord) int { return a.At.Compare(b.At) })
@@ -473,6 +531,47 @@ func (x *DedupIndex) Add(l Lead, at time.Time) {
 		x.remove(x.byAge[0])
 		x.evicted++
 	}
+}
+
+// newRecord returns a record of l under keys, with l's strings and the
+// keys copied into one block: the index keeps a lead for a policy window,
+// and must not pin whatever larger buffer l's strings may point into.
+func newRecord(l *Lead, at time.Time, keys []string) *dedupRecord {
+	r := &dedupRecord{DedupEntry: DedupEntry{Lead: *l, At: at}}
+	strs := leadStrings(&r.Lead)
+	n := 0
+	for _, s := range strs {
+		n += len(*s)
+	}
+	for _, k := range keys {
+		n += len(k)
+	}
+	b := make([]byte, 0, n)
+	keep := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		i := len(b)
+		b = append(b, s...)
+		return unsafe.String(&b[i], len(s))
+	}
+	for _, s := range strs {
+		*s = keep(*s)
+	}
+	r.keys = r.keyArr[:len(keys)]
+	for i, k := range keys {
+		r.keys[i] = keep(k)
+	}
+	return r
+}
+
+// leadStrings returns l's string fields (TestNewRecordCopies checks that
+// none is missing).
+func leadStrings(l *Lead) [16]*string {
+	c := &l.Contact
+	return [...]*string{&l.ID, &l.Owner, &l.Source, &l.MergedInto, &l.IntoAccount, &l.Account,
+		&c.Email, &c.EmailDomain, &c.EmailKey, &c.Phone, &c.Wechat, &c.Company.Core, &c.Company.Region,
+		&c.Company.Industry, &c.CompanyDomain, &c.Region}
 }
 
 // Expire drops the entries more than the longest window before now (an

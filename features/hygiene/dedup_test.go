@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -334,4 +337,144 @@ func BenchmarkMatch(b *testing.B) {
 			}
 		})
 	}
+}
+
+// keysOracle is Keys written plainly, independently of appendKeys.
+func keysOracle(c *Checker, l *Lead) []string {
+	var out []string
+	ct := &l.Contact
+	if c.dedup.kinds[0] && ct.Phone != "" {
+		out = append(out, "p:"+ct.Phone)
+	}
+	if c.dedup.kinds[1] && ct.EmailKey != "" {
+		out = append(out, "e:"+ct.EmailKey)
+	}
+	if c.dedup.kinds[2] && ct.Wechat != "" {
+		out = append(out, "w:"+ct.Wechat)
+	}
+	if c.dedup.kinds[3] && ct.Company.Core != "" {
+		rs := []rune(strings.ReplaceAll(ct.Company.Core, " ", ""))
+		n := 3
+		if isCJK([]rune(ct.Company.Core)[0]) {
+			n = 2
+		}
+		if len(rs) > 0 {
+			out = append(out, "c:"+string(rs[:min(n, len(rs))]))
+		}
+	}
+	return out
+}
+
+// TestDedupKeysOracle compares Keys and the index's scratch keys with
+// keysOracle on the generated identifies and on edge cases of the company
+// block.
+func TestDedupKeysOracle(t *testing.T) {
+	c := dedupChecker(t)
+	evs, _ := stageIdentifies(t, 300)
+	var leads []Lead
+	for i := range evs {
+		in := InputFromEvent(&evs[i])
+		var v Verdict
+		c.Check(&in, &v)
+		leads = append(leads, Lead{ID: fmt.Sprint(i), Contact: v.Contact})
+	}
+	for _, core := range []string{"", " ", "a", "ab c", " a b c d", "纷扬", "纷 扬科技", "纷", "deutsche", "é日本", "日本 x"} {
+		leads = append(leads, Lead{ID: core, Contact: Contact{Phone: "+8613910567823", Company: CompanyName{Core: core}}})
+	}
+	x := c.NewDedupIndex(nil)
+	for i := range leads {
+		want := keysOracle(c, &leads[i])
+		require.Equal(t, nilIfEmpty(want), nilIfEmpty(c.Keys(&leads[i])), "%+v", leads[i].Contact)
+		x.scratchKeys(&leads[i])
+		require.Equal(t, nilIfEmpty(want), nilIfEmpty(x.keyBuf), "%+v", leads[i].Contact)
+		require.LessOrEqual(t, len(strings.Join(want, "")), c.dedup.keysSize(&leads[i]))
+	}
+}
+
+// TestNewRecordCopies: what the index keeps of a lead is copied out of the
+// caller's memory, every string field of Lead included.
+func TestNewRecordCopies(t *testing.T) {
+	var l Lead
+	buf := strings.Repeat("x", 4096) // every string of l points into it
+	var fields []uintptr
+	var set func(v reflect.Value)
+	n := 0
+	set = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.String:
+			n++
+			v.SetString(buf[n*10 : n*10+n%7+3])
+			fields = append(fields, v.Addr().Pointer())
+		case reflect.Struct:
+			for i := range v.NumField() {
+				set(v.Field(i))
+			}
+		}
+	}
+	set(reflect.ValueOf(&l).Elem())
+	var listed []uintptr
+	for _, p := range leadStrings(&l) {
+		listed = append(listed, uintptr(unsafe.Pointer(p)))
+	}
+	require.ElementsMatch(t, fields, listed, "leadStrings lists every string field of Lead")
+
+	l.MergedInto = "" // a survivor
+	c := dedupChecker(t)
+	x := c.NewDedupIndex(nil)
+	x.Add(l, day(0))
+	entries := x.Snapshot()
+	require.Len(t, entries, 1)
+	require.Equal(t, l, entries[0].Lead)
+	lo := addr(buf)
+	outside := func(s string) {
+		if s != "" {
+			require.False(t, addr(s) >= lo && addr(s) < lo+uintptr(len(buf)), "%q points into the caller's memory", s)
+		}
+	}
+	for _, p := range leadStrings(&entries[0].Lead) {
+		outside(*p)
+	}
+	for k, rs := range x.byKey {
+		outside(k)
+		for _, r := range rs {
+			for _, k := range r.keys {
+				outside(k)
+			}
+		}
+	}
+	require.Len(t, x.byKey, 4)
+}
+
+// TestDedupAllocs: matching costs nothing but a match's rule; keys cost
+// two allocations; adding a lead its record and one block.
+func TestDedupAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	c := dedupChecker(t)
+	x := c.NewDedupIndex(func(k string) bool { return k[0] != 'w' })
+	mk := func(i int) Lead {
+		return Lead{ID: fmt.Sprintf("L%d", i), Source: "form", Contact: Contact{
+			Phone: fmt.Sprintf("+86139%08d", i), EmailKey: fmt.Sprintf("u%d@acme.cn", i), Wechat: fmt.Sprintf("w%d", i),
+			Company: CompanyName{Core: fmt.Sprintf("纷扬%c", rune('甲'+i%50)), Industry: "tech"},
+		}}
+	}
+	for i := range 1000 {
+		x.Add(mk(i), day(0))
+	}
+	miss := Lead{ID: "N", Contact: Contact{Phone: "+8613700000000", EmailKey: "x@y.cn", Wechat: "w"}}
+	require.Zero(t, testing.AllocsPerRun(100, func() { x.Match(&miss, day(0)) }), "match, no duplicate")
+	l := mk(3)
+	require.LessOrEqual(t, testing.AllocsPerRun(100, func() { c.Keys(&l) }), 2.0, "keys")
+	leads := make([]Lead, 1000)
+	for i := range leads {
+		leads[i] = mk(i)
+	}
+	i := 0
+	require.LessOrEqual(t, testing.AllocsPerRun(100, func() {
+		// Replaces a lead: its record and block, and a bucket for each of
+		// its three owned keys (the old lead was alone in them).
+		x.Add(leads[i%1000], day(0))
+		i++
+	}), 2.0+3)
 }

@@ -68,27 +68,37 @@ func parsePhone(raw, region string, sc *phoneScratch) (Phone, error) {
 	if err := phonenumbers.ParseToNumber(raw, region, num); err != nil {
 		return Phone{}, errPhoneParse
 	}
-	if !phonenumbers.IsValidNumber(num) {
-		invalid := toPhone(num) // for the fake list: fictional ranges are often invalid
+	// phonenumbers.IsValidNumber is IsValidNumberForRegion in the
+	// number's region; finding that region is the costly part for a
+	// calling code several regions share (+1, +7, +44), and toPhone needs
+	// it too, so it is found once.
+	numRegion := phonenumbers.GetRegionCodeForNumber(num)
+	if !phonenumbers.IsValidNumberForRegion(num, numRegion) {
+		invalid := toPhone(num, numRegion) // for the fake list: fictional ranges are often invalid
 		cc := phonenumbers.GetCountryCodeForRegion(region)
 		if raw[0] == '+' || cc == 0 || !strings.HasPrefix(digitsOnly(raw), strconv.Itoa(cc)) {
 			return invalid, errPhoneInvalid
 		}
 		num.Reset()
-		if err := phonenumbers.ParseToNumber("+"+raw, region, num); err != nil || !phonenumbers.IsValidNumber(num) {
+		if err := phonenumbers.ParseToNumber("+"+raw, region, num); err != nil {
+			return invalid, errPhoneInvalid
+		}
+		if numRegion = phonenumbers.GetRegionCodeForNumber(num); !phonenumbers.IsValidNumberForRegion(num, numRegion) {
 			return invalid, errPhoneInvalid
 		}
 	}
-	return toPhone(num), nil
+	return toPhone(num, numRegion), nil
 }
 
-func toPhone(num *phonenumbers.PhoneNumber) Phone {
+// toPhone formats num, whose region (phonenumbers.GetRegionCodeForNumber)
+// is region.
+func toPhone(num *phonenumbers.PhoneNumber, region string) Phone {
 	nsn := phonenumbers.GetNationalSignificantNumber(num)
 	cc := strconv.Itoa(int(num.GetCountryCode()))
 	e164 := "+" + cc + nsn
 	return Phone{
 		E164:     e164,
-		Region:   phonenumbers.GetRegionCodeForNumber(num),
+		Region:   region,
 		National: e164[1+len(cc):],
 	}
 }

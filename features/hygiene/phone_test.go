@@ -2,8 +2,11 @@ package hygiene
 
 import (
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/nyaruka/phonenumbers"
 	"github.com/stretchr/testify/require"
 )
 
@@ -66,4 +69,63 @@ func TestFakeDigits(t *testing.T) {
 	f("1381234567", 8, "")  // last eight 81234567: no
 	f("1111", 7, "")        // under five digits: not judged
 	f("13800000000", 0, "") // rule off
+}
+
+// phoneOracle is ParsePhone with the library's own validity check and
+// region lookup (IsValidNumber, GetRegionCodeForNumber, Format), which
+// parsePhone computes with one region lookup.
+func phoneOracle(raw, region string) (Phone, error) {
+	raw = strings.TrimSpace(raw)
+	if hasFullwidth(raw) {
+		raw = narrowASCII(raw)
+	}
+	if raw == "" {
+		return Phone{}, errPhoneEmpty
+	}
+	num, err := phonenumbers.Parse(raw, region)
+	if err != nil {
+		return Phone{}, errPhoneParse
+	}
+	phone := func(n *phonenumbers.PhoneNumber) Phone {
+		e := phonenumbers.Format(n, phonenumbers.E164)
+		cc := strconv.Itoa(int(n.GetCountryCode()))
+		return Phone{E164: e, Region: phonenumbers.GetRegionCodeForNumber(n), National: strings.TrimPrefix(e, "+"+cc)}
+	}
+	if phonenumbers.IsValidNumber(num) {
+		return phone(num), nil
+	}
+	invalid := phone(num)
+	cc := phonenumbers.GetCountryCodeForRegion(region)
+	if raw[0] == '+' || cc == 0 || !strings.HasPrefix(digitsOnly(raw), strconv.Itoa(cc)) {
+		return invalid, errPhoneInvalid
+	}
+	if num, err = phonenumbers.Parse("+"+raw, region); err != nil || !phonenumbers.IsValidNumber(num) {
+		return invalid, errPhoneInvalid
+	}
+	return phone(num), nil
+}
+
+// TestParsePhoneOracle compares ParsePhone with phoneOracle, on calling
+// codes shared by several regions above all.
+func TestParsePhoneOracle(t *testing.T) {
+	raws := []string{
+		"+1 650 253 0000", "+1 416 555 0199", "+1 604 555 5555", "+1 809 555 1234", "+1 868 555 1234", "+1 000 000 0000",
+		"(650) 253-0000", "1 650 253 0000", "+7 912 345 6789", "+7 701 123 4567", "+7 727 123 4567", "8 912 345 67 89",
+		"+44 7400 123456", "+44 1481 256789", "+44 1624 123456", "+44 20 7946 0958", "+262 692 12 34 56", "+590 690 00 12 34",
+		"+61 2 9876 5432", "+672 3 12345", "+599 9 123 4567", "+47 79 12 34 56", "+358 18 12345", "86 139 1056 7823",
+		"13910567823", "030 22608750", "+49 30 22608750", "+800 1234 5678", "+882 1234 5678", "+", "++1", "x", "",
+		// The country code without '+' (the repair), in shared calling codes.
+		"7 701 123 4567", "7 912 345 6789", "44 1481 256789", "44 1624 123456", "44 7400 123456", "1 868 555 1234",
+	}
+	for _, d := range distinctPhones(50) {
+		raws = append(raws, d)
+	}
+	for _, raw := range raws {
+		for _, region := range []string{"CN", "US", "CA", "RU", "KZ", "GB", "JE", "DE", "FR", "AU"} {
+			want, wantErr := phoneOracle(raw, region)
+			got, err := ParsePhone(raw, region)
+			require.Equal(t, wantErr, err, "%q %s", raw, region)
+			require.Equal(t, want, got, "%q %s", raw, region)
+		}
+	}
 }

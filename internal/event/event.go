@@ -57,9 +57,18 @@ type Event struct {
 	// Raw is the record the event was decoded from. It aliases the
 	// caller's buffer and is valid only while the record is processed; it
 	// serves [Event.Property], for rules on properties leadscore does not
-	// decode. Nil for an event rebuilt from a summary.
+	// decode. Nil for an event rebuilt from a summary, whose properties
+	// object, if kept, is set with [Event.SetPropertiesJSON].
 	Raw []byte
+
+	props []byte // the properties object of an event without Raw
 }
+
+// SetPropertiesJSON gives an event rebuilt from a summary (Raw nil) the
+// properties object of its record, a JSON object Decode accepted, which
+// [Event.Property] and [Event.PropertiesJSON] then read. props is kept,
+// not copied.
+func (e *Event) SetPropertiesJSON(props []byte) { e.props = props }
 
 // Context holds the used fields of Segment's context object.
 type Context struct {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -37,9 +38,14 @@ func FuzzDecode(f *testing.F) {
 			}
 
 			// Deterministic, and nothing carries over through the pooled wire
-			// or a dirty Event.
+			// or a dirty Event; the second decode, carved from the same
+			// slab, leaves the first event's strings as they were.
+			snap := cloneStrings(ev)
 			dirty := Event{Type: TypeAlias, UserID: "stale", Traits: Traits{Technologies: []string{"x"}}}
 			err2 := Decode(data, &dirty, lim)
+			if err == nil && !equalEvents(&ev, &snap) {
+				t.Fatalf("the second decode changed the first event:\n%+v\n%+v", ev, snap)
+			}
 			if (err == nil) != (err2 == nil) || (err != nil && err.Error() != err2.Error()) {
 				t.Fatalf("second decode: %v, first: %v", err2, err)
 			}
@@ -72,6 +78,34 @@ func FuzzDecode(f *testing.F) {
 			checkTypeOracle(t, data, &ev)
 		}
 	})
+}
+
+// cloneStrings returns ev with every string copied out of its block.
+func cloneStrings(ev Event) Event {
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.String:
+			v.SetString(strings.Clone(v.String()))
+		case reflect.Struct:
+			for i := range v.NumField() {
+				if v.Type().Field(i).IsExported() {
+					walk(v.Field(i))
+				}
+			}
+		case reflect.Slice:
+			if v.Type().Elem().Kind() == reflect.String && !v.IsNil() {
+				c := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+				reflect.Copy(c, v)
+				v.Set(c)
+				for i := range v.Len() {
+					walk(v.Index(i))
+				}
+			}
+		}
+	}
+	walk(reflect.ValueOf(&ev).Elem())
+	return ev
 }
 
 func equalEvents(a, b *Event) bool {

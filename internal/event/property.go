@@ -23,8 +23,13 @@ func (e *Event) Trait(name string) (string, bool) { return e.field("traits", nam
 
 // field returns the scalar value of obj.name in Raw, unescaped.
 func (e *Event) field(obj, name string) (string, bool) {
-	props, ok := member(e.Raw, obj)
-	if !ok || len(props) == 0 || props[0] != '{' {
+	var props []byte
+	if e.Raw == nil && obj == "properties" {
+		props = e.props
+	} else {
+		props, _ = member(e.Raw, obj)
+	}
+	if len(props) == 0 || props[0] != '{' {
 		return "", false
 	}
 	v, ok := member(props, name)
@@ -41,10 +46,16 @@ func (e *Event) field(obj, name string) (string, bool) {
 }
 
 // PropertiesJSON returns the raw properties object of the record the event
-// was decoded from (aliasing Raw), or nil when there is none.
+// was decoded from (aliasing Raw), or the one [Event.SetPropertiesJSON]
+// gave an event without Raw, or nil when there is none.
 func (e *Event) PropertiesJSON() []byte {
-	props, ok := member(e.Raw, "properties")
-	if !ok || len(props) == 0 || props[0] != '{' {
+	var props []byte
+	if e.Raw == nil {
+		props = e.props
+	} else {
+		props, _ = member(e.Raw, "properties")
+	}
+	if len(props) == 0 || props[0] != '{' {
 		return nil
 	}
 	return props
