@@ -373,7 +373,7 @@ func (c *ClickHouse) insert(ctx context.Context, conn *nativeConn, t chTable) er
 		}
 		input[i] = proto.InputColumn{Name: col.name, Data: col.data}
 	}
-	return conn.insert(ctx, insertSQL(t.table(), cols)+" VALUES", input)
+	return conn.insert(ctx, insertSQL(t.table(), cols)+" VALUES", input, t.len())
 }
 
 // Discard drops every row not yet durable: the pending blocks (including a

@@ -198,8 +198,28 @@ type arrayView struct {
 	data    proto.ColInput
 }
 
-func (a *arrayView) Type() proto.ColumnType { return proto.ColumnTypeArray.Sub(a.data.Type()) }
-func (a *arrayView) Rows() int              { return a.offsets.Rows() }
+// Type returns the column's type, without building its name (three
+// allocations) for the element types the sink's arrays hold.
+func (a *arrayView) Type() proto.ColumnType {
+	switch t := a.data.Type(); t {
+	case proto.ColumnTypeString:
+		return arrayOfString
+	case proto.ColumnTypeFloat64:
+		return arrayOfFloat64
+	case proto.ColumnTypeUInt32:
+		return arrayOfUInt32
+	default:
+		return proto.ColumnTypeArray.Sub(t)
+	}
+}
+
+var (
+	arrayOfString  = proto.ColumnTypeArray.Sub(proto.ColumnTypeString)
+	arrayOfFloat64 = proto.ColumnTypeArray.Sub(proto.ColumnTypeFloat64)
+	arrayOfUInt32  = proto.ColumnTypeArray.Sub(proto.ColumnTypeUInt32)
+)
+
+func (a *arrayView) Rows() int { return a.offsets.Rows() }
 
 func (a *arrayView) EncodeColumn(b *proto.Buffer) {
 	a.offsets.EncodeColumn(b)
