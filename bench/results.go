@@ -27,7 +27,7 @@ type Results struct {
 	DecodeInMemory *Throughput
 	Latency        []*Latency
 	Memory         map[string]*Memory // engine, naive
-	Sink           map[string]*Sink   // engine, naive
+	Sink           map[string]*Sink   // engine, engine-uncompressed, their -paced runs, naive
 	Stages         []Stage
 }
 
@@ -79,17 +79,20 @@ func (r *Results) Targets() []Target {
 		ts = append(ts, Target{"<= 256 bytes of live heap per tracked account (example rules)",
 			fmt.Sprintf("%.0f", m.PerAccount), m.PerAccount <= 256})
 	}
-	for _, k := range []string{"engine", "engine-uncompressed"} {
+	// Judged on the paced runs (the sink offered 1 M rows/s: did it keep
+	// up, and on how much CPU); the unpaced ones show the ceiling.
+	for _, k := range []string{"engine-paced", "engine-uncompressed-paced"} {
 		s := r.Sink[k]
 		if s == nil {
 			continue
 		}
-		what := ">= 1 000 000 ClickHouse rows/s from the sink on <= 1/4 core (clickhouse.compression: lz4)"
-		if k != "engine" {
+		what := ">= 1 000 000 ClickHouse rows/s from the sink on <= 1/4 core (clickhouse.compression: lz4; offered 1 M rows/s)"
+		if k != "engine-paced" {
 			what = "the same with clickhouse.compression: none (ClickHouse on the same host or LAN)"
 		}
+		// Kept up: within 2 % of the offered rate (the last flush's wait).
 		ts = append(ts, Target{what,
-			fmt.Sprintf("%.0f rows/s on %.2f cores", s.RowsPerSecond(), s.Cores()), s.RowsPerSecond() >= 1e6 && s.Cores() <= 0.25})
+			fmt.Sprintf("%.0f rows/s on %.2f cores", s.RowsPerSecond(), s.Cores()), s.RowsPerSecond() >= 0.98e6 && s.Cores() <= 0.25})
 	}
 	return ts
 }
@@ -256,7 +259,7 @@ func (r *Results) Markdown() string {
 	p("")
 	p("| ClickHouse sink run | rows | wall s | client CPU s | rows/s | client cores |")
 	p("|---|---:|---:|---:|---:|---:|")
-	for _, k := range []string{"engine", "engine-uncompressed", "naive"} {
+	for _, k := range []string{"engine", "engine-uncompressed", "engine-paced", "engine-uncompressed-paced", "naive"} {
 		if s := r.Sink[k]; s != nil {
 			p("| %s | %s | %.2f | %.2f | %s | %.2f |", k, commas(int64(s.Rows)), s.Wall.Seconds(), s.CPU.Seconds(), num(s.RowsPerSecond()), s.Cores())
 		}
@@ -318,7 +321,7 @@ const howMeasured = `
 - **ClickHouse Null.** The engine's schema is migrated into one database, then every table it writes is created again in another with ENGINE = Null (materialized views are not copied): the server parses every block and keeps nothing, so the figures measure the client.
 - **Latency.** A fresh input topic; the child starts, then a producer in the harness sends the events at a constant rate, each at its intended time start + i/rate (when it falls behind it sends at once and the event still counts from its intended time: no coordinated omission), and remembers each event's intended time by the partition and offset the broker gave it. A read_committed consumer of the child's score-changes topic takes the receive time of every change caused by an event (cause = event) and subtracts the intended send time of its source record (source.partition, source.offset). Only events that change a score produce a sample. The engine's outputs are transactional and every event goes through the re-keying hop (input worker -> repartition topic -> scoring worker), so a change is visible after two committed cycles: the flush_interval (%s in the throughput runs) bounds the latency from below. The baseline produces its changes outside any transaction as soon as it computes them. Rates are fractions of each program's own measured maximum (its ClickHouse Null wall-clock rate).
 - **Memory per tracked account.** The child (ClickHouse off) consumes, for N new accounts, a group call with firmographics and a pricing-page view naming the account; once caught up the harness reads the live heap after a forced GC (/debug/pprof/heap?gc=1, HeapAlloc); then N more accounts, and again. Bytes per account = heap difference / accounts added (the engine's count from leadscore_pipeline_accounts), so fixed costs (client buffers, the pre-sized de-duplication window, rules) do not count; the all-in figure divides the whole heap.
-- **ClickHouse sink.** In the harness process with nothing else running (kfake idle): pre-built rows (score changes, account scores and score events in equal numbers, six reasons each) are written through sinks.ClickHouse (Write, and Flush every 150 000 rows, about one engine cycle) into the Null tables; the baseline inserts a tenth as many rows with database/sql, one Exec per row in a transaction per table per flush. Client CPU is the process's getrusage over the loop.
+- **ClickHouse sink.** In the harness process with nothing else running (kfake idle): pre-built rows (score changes, account scores and score events in equal numbers, six reasons each) are written through sinks.ClickHouse (Write, and Flush every 150 000 rows, about one engine cycle) into the Null tables; the baseline inserts a tenth as many rows with database/sql, one Exec per row in a transaction per table per flush. Client CPU is the process's getrusage over the loop. The engine's sink runs twice per compression: as fast as it goes (its ceiling) and paced at 1 M rows/s (after each flush it waits until the rows written are due at that rate); the target is judged on the paced runs: kept up (within 2 %) and at most 0.25 cores.
 - **Decode-only.** The decode-only consumer is a process like the engine that consumes the same topic with a consumer group and only decodes (internal/event.Decode), committing offsets: the practical limit of anything that reads this topic. Decode in memory runs the decoder over the events in a loop in the harness, for reference.
 - **The baseline does less**: one goroutine for every partition, offsets committed after each flush (at least once: no Kafka transactions, no changelog, no re-keying hop), no hygiene, IP matching, decay timers, hand-offs, eviction or restore. Its scores equal the scorer's (bench/naive TestSameScores). Every engine/baseline ratio is therefore conservative.
 `

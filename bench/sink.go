@@ -56,26 +56,40 @@ func sinkBatch(seq, n int) *rows.Batch {
 	return b
 }
 
+// sinkTargetRate is the rows per second of the paced sink runs: issue 8's
+// target, 1 M rows/s on at most a quarter of a core.
+const sinkTargetRate = 1_000_000
+
 func (h *harness) sinkRuns(ctx context.Context) error {
 	h.res.Sink = map[string]*Sink{}
-	e, err := h.sinkEngine(ctx, h.opts.SinkRows, false)
-	if err != nil {
-		return err
+	// As fast as the client goes, then paced at the target rate (what a
+	// quarter of a core must sustain), each with LZ4 and with
+	// clickhouse.compression: none (ClickHouse on the same host or LAN).
+	var all []*Sink
+	for _, r := range []struct {
+		program      string
+		uncompressed bool
+		rate         float64
+	}{
+		{"engine", false, 0},
+		{"engine-uncompressed", true, 0},
+		{"engine-paced", false, sinkTargetRate},
+		{"engine-uncompressed-paced", true, sinkTargetRate},
+	} {
+		s, err := h.sinkEngine(ctx, h.opts.SinkRows, r.uncompressed, r.rate)
+		if err != nil {
+			return err
+		}
+		s.Program = r.program
+		h.res.Sink[r.program] = s
+		all = append(all, s)
 	}
-	h.res.Sink["engine"] = e
-	// clickhouse.compression: none, for ClickHouse on the same host or LAN.
-	u, err := h.sinkEngine(ctx, h.opts.SinkRows, true)
-	if err != nil {
-		return err
-	}
-	u.Program = "engine-uncompressed"
-	h.res.Sink[u.Program] = u
 	n, err := h.sinkNaive(ctx, max(h.opts.SinkRows/10, 3000))
 	if err != nil {
 		return err
 	}
 	h.res.Sink["naive"] = n
-	for _, s := range []*Sink{e, u, n} {
+	for _, s := range append(all, n) {
 		h.logf("   %-6s %9.0f rows/s on %.2f cores of client CPU (%.0f rows/CPU-s)", s.Program, s.RowsPerSecond(), s.Cores(), s.RowsPerCPUSecond())
 	}
 	return nil
@@ -85,7 +99,10 @@ func (h *harness) sinkRuns(ctx context.Context) error {
 // cycle of flush_records (50 000) records writes.
 const sinkFlushRows = 150_000
 
-func (h *harness) sinkEngine(ctx context.Context, total int, uncompressed bool) (*Sink, error) {
+// sinkEngine inserts total rows through the engine's sink, as fast as it
+// goes (rate 0) or at rate rows per second: after each flush it waits until
+// the rows written so far are due at that rate.
+func (h *harness) sinkEngine(ctx context.Context, total int, uncompressed bool, rate float64) (*Sink, error) {
 	ch, err := sinks.NewClickHouse(sinks.ClickHouseConfig{Addr: []string{h.ch.Addr}, Database: h.nullDB, MaxBufferRows: 4 * sinkFlushRows,
 		NoCompression: uncompressed}, nil, nil)
 	if err != nil {
@@ -128,6 +145,10 @@ func (h *harness) sinkEngine(ctx context.Context, total int, uncompressed bool) 
 				return nil, err
 			}
 			sinceFlush = 0
+			if rate > 0 {
+				due := t0.Add(time.Duration(float64(written) / rate * float64(time.Second)))
+				time.Sleep(time.Until(due))
+			}
 		}
 	}
 	if err := ch.Flush(ctx); err != nil {

@@ -98,8 +98,9 @@ func (w *worker) changes(produce func(*kgo.Record), topic string, accounts []str
 		return fmt.Errorf("encode lead: %w", lerr)
 	}
 	// One buffer holds the cycle's snapshots; each record's value is a
-	// slice of it, not reused before the records are produced.
-	var buf []byte
+	// slice of it, not reused before the records are produced. It is sized
+	// from the last cycle's mean snapshot, so that it rarely grows.
+	buf := make([]byte, 0, len(accounts)*(w.snapshotMean+w.snapshotMean/4))
 	for _, id := range accounts {
 		start := len(buf)
 		var err error
@@ -107,6 +108,9 @@ func (w *worker) changes(produce func(*kgo.Record), topic string, accounts []str
 			return fmt.Errorf("encode account %s: %w", id, err)
 		}
 		rec(changelogKey(w.topic, kindAccount, id), buf[start:len(buf):len(buf)])
+	}
+	if len(accounts) > 0 {
+		w.snapshotMean = len(buf) / len(accounts)
 	}
 	var err error
 	w.identity.Changes(

@@ -344,19 +344,18 @@ type rowArena struct {
 }
 
 func (a *rowArena) reset() {
-	clear(a.strs)
-	clear(a.rs)
-	a.strs, a.floats, a.rs = a.strs[:0], a.floats[:0], a.rs[:0]
-	// What a burst grew (see rows.Batch.Reset) is not kept.
-	if cap(a.rs) > arenaKeep {
-		a.rs = nil
+	a.strs, a.floats, a.rs = shrink(a.strs), shrink(a.floats), shrink(a.rs)
+}
+
+// shrink empties s, dropping its backing array when it is over arenaKeep
+// and the call just ended used less than a quarter of it: what a burst
+// grew is not kept (see rows.Batch.Reset).
+func shrink[T any](s []T) []T {
+	if cap(s) > arenaKeep && len(s) < cap(s)/4 {
+		return nil
 	}
-	if cap(a.strs) > arenaKeep {
-		a.strs = nil
-	}
-	if cap(a.floats) > arenaKeep {
-		a.floats = nil
-	}
+	clear(s)
+	return s[:0]
 }
 
 // arenaKeep bounds the capacity the row arena keeps per slice.

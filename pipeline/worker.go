@@ -147,10 +147,12 @@ type worker struct {
 	campaigns map[event.Campaign]*event.Campaign
 	// interned holds the other small vocabularies of account state.
 	interned interner
-	ev       event.Event
-	res      scorer.Result
-	hits     []scorer.Hit
-	batch    rows.Batch
+	// snapshotMean is the mean size of the last cycle's account snapshots.
+	snapshotMean int
+	ev           event.Event
+	res          scorer.Result
+	hits         []scorer.Hit
+	batch        rows.Batch
 }
 
 func newWorker(e *Engine, topic string, partition int32) *worker {

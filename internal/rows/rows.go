@@ -268,13 +268,15 @@ func (b *Batch) Len() int {
 		len(b.Visitors) + len(b.IPMatches) + len(b.Rejected) + len(b.Contacts) + len(b.Merges)
 }
 
-// keepRows bounds the capacity Reset keeps per row kind: a burst (a
-// catch-up after a restart, a backlog) grows a batch to its size once, and
-// keeping that capacity would hold memory proportional to the burst for
-// good. Steady batches are far smaller.
+// keepRows is the capacity Reset keeps per row kind whatever the use: a
+// burst (a catch-up after a restart, a backlog) grows a batch to its size,
+// and keeping that capacity for good would hold memory proportional to the
+// burst. More is kept only while a quarter of it is used, so that steady
+// big batches do not grow from nothing every cycle.
 const keepRows = 4096
 
-// Reset empties b, keeping its capacity up to keepRows rows per kind.
+// Reset empties b, keeping its capacity for each kind up to keepRows rows
+// or while the batch used a quarter of it.
 func (b *Batch) Reset() {
 	// Cleared, not only truncated: rows point into the events they came
 	// from, which a kept capacity would otherwise hold on to.
@@ -291,7 +293,7 @@ func (b *Batch) Reset() {
 }
 
 func reset[T any](s []T) []T {
-	if cap(s) > keepRows {
+	if cap(s) > keepRows && len(s) < cap(s)/4 {
 		return nil
 	}
 	clear(s)
