@@ -605,6 +605,14 @@ func (e *Engine) processFetches(ctx context.Context, fetches kgo.Fetches) error 
 	beats := false
 	now := time.Now()
 	for _, w := range e.workers {
+		// A worker without records since the last call gives back what a
+		// burst grew its batch to (rows.Batch.Reset: the first idle call
+		// empties it, the next drops what it did not use).
+		if !w.busyLast {
+			w.batch.Reset()
+			w.arena.reset()
+		}
+		w.busyLast = false
 		if w.rescoreDue() {
 			stale = append(stale, w)
 		}
@@ -653,6 +661,7 @@ func (e *Engine) processFetches(ctx context.Context, fetches kgo.Fetches) error 
 		}
 		e.cycleRecords += len(p.Records)
 		busy[w] = struct{}{}
+		w.busyLast = true
 		wg.Go(func() {
 			if err := w.process(wctx, p.Records, out); err != nil {
 				errMu.Lock()

@@ -149,10 +149,12 @@ type worker struct {
 	interned interner
 	// snapshotMean is the mean size of the last cycle's account snapshots.
 	snapshotMean int
-	ev           event.Event
-	res          scorer.Result
-	hits         []scorer.Hit
-	batch        rows.Batch
+	// busyLast: the engine's last processFetches gave the worker records.
+	busyLast bool
+	ev       event.Event
+	res      scorer.Result
+	hits     []scorer.Hit
+	batch    rows.Batch
 }
 
 func newWorker(e *Engine, topic string, partition int32) *worker {
