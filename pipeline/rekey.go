@@ -137,13 +137,14 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// fwdReader reads the binary format; the first error sticks.
-type fwdReader struct {
+// byteReader reads the binary formats (forwarded records here, account
+// snapshots in snapshot.go); the first error sticks.
+type byteReader struct {
 	b   []byte
 	bad bool
 }
 
-func (r *fwdReader) uvarint() uint64 {
+func (r *byteReader) uvarint() uint64 {
 	v, n := binary.Uvarint(r.b)
 	if n <= 0 {
 		r.bad = true
@@ -153,7 +154,7 @@ func (r *fwdReader) uvarint() uint64 {
 	return v
 }
 
-func (r *fwdReader) varint() int64 {
+func (r *byteReader) varint() int64 {
 	v, n := binary.Varint(r.b)
 	if n <= 0 {
 		r.bad = true
@@ -163,7 +164,7 @@ func (r *fwdReader) varint() int64 {
 	return v
 }
 
-func (r *fwdReader) bytes() []byte {
+func (r *byteReader) bytes() []byte {
 	n := r.uvarint()
 	if r.bad || n > uint64(len(r.b)) {
 		r.bad = true
@@ -254,7 +255,7 @@ func (f *forwarded) readBinary(v []byte, topic string) error {
 	if len(v) == 0 || v[0] != forwardFormat {
 		return errors.New("decode forwarded event: unknown format")
 	}
-	rd := fwdReader{b: v[1:]}
+	rd := byteReader{b: v[1:]}
 	if t := rd.bytes(); string(t) == topic {
 		f.Source.Topic = topic
 	} else {

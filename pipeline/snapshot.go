@@ -96,7 +96,7 @@ func decodeAccount(v []byte, a *account) error {
 	if len(v) == 0 || v[0] != snapshotV1 {
 		return errors.New("unknown account snapshot format")
 	}
-	rd := fwdReader{b: v[1:]}
+	rd := byteReader{b: v[1:]}
 	a.NextDue = rd.time()
 	a.RulesVersion = rd.str()
 	a.Version = rd.uvarint()
@@ -155,7 +155,7 @@ func snapshotHead(v []byte) (nextDue time.Time, rulesVersion string, err error) 
 	if len(v) == 0 || v[0] != snapshotV1 {
 		return time.Time{}, "", errors.New("unknown account snapshot format")
 	}
-	rd := fwdReader{b: v[1:]}
+	rd := byteReader{b: v[1:]}
 	nextDue = rd.time()
 	rulesVersion = string(rd.bytes())
 	if rd.bad {
@@ -271,14 +271,14 @@ func appendVisits(b []byte, v *Visits) []byte {
 	return appendString(b, v.Source)
 }
 
-// The readers below go with the appenders above; like fwdReader's own,
+// The readers below go with the appenders above; like byteReader's own,
 // the first error sticks in rd.bad and later reads return zero values.
 
-func (r *fwdReader) str() string { return string(r.bytes()) }
+func (r *byteReader) str() string { return string(r.bytes()) }
 
 // count reads a length that must fit in what is left (each element takes
 // at least a byte), so corrupt input cannot make a huge allocation.
-func (r *fwdReader) count() int {
+func (r *byteReader) count() int {
 	n := r.uvarint()
 	if n > uint64(len(r.b)) {
 		r.bad = true
@@ -287,7 +287,7 @@ func (r *fwdReader) count() int {
 	return int(n)
 }
 
-func (r *fwdReader) byte1() byte {
+func (r *byteReader) byte1() byte {
 	if len(r.b) == 0 {
 		r.bad = true
 		return 0
@@ -297,7 +297,7 @@ func (r *fwdReader) byte1() byte {
 	return c
 }
 
-func (r *fwdReader) time() time.Time {
+func (r *byteReader) time() time.Time {
 	switch r.byte1() {
 	case 0:
 		return time.Time{}
@@ -312,7 +312,7 @@ func (r *fwdReader) time() time.Time {
 	}
 }
 
-func (r *fwdReader) float() float64 {
+func (r *byteReader) float() float64 {
 	if len(r.b) < 8 {
 		r.bad = true
 		return 0
@@ -322,7 +322,7 @@ func (r *fwdReader) float() float64 {
 	return f
 }
 
-func (r *fwdReader) strs() []string {
+func (r *byteReader) strs() []string {
 	n := r.count()
 	if n == 0 {
 		return nil
@@ -334,7 +334,7 @@ func (r *fwdReader) strs() []string {
 	return l
 }
 
-func (r *fwdReader) state(s *scorer.State) error {
+func (r *byteReader) state(s *scorer.State) error {
 	v := r.bytes()
 	if r.bad {
 		return errors.New("truncated account snapshot")
@@ -342,7 +342,7 @@ func (r *fwdReader) state(s *scorer.State) error {
 	return s.UnmarshalBinary(v)
 }
 
-func (r *fwdReader) campaign() *event.Campaign {
+func (r *byteReader) campaign() *event.Campaign {
 	switch r.byte1() {
 	case 0:
 		return nil
@@ -354,7 +354,7 @@ func (r *fwdReader) campaign() *event.Campaign {
 	}
 }
 
-func (r *fwdReader) emitted(e *emitted) {
+func (r *byteReader) emitted(e *emitted) {
 	flags := r.byte1()
 	e.Emitted, e.EnteredFunnel = flags&1 != 0, flags&2 != 0
 	e.LastScore = r.float()
@@ -365,7 +365,7 @@ func (r *fwdReader) emitted(e *emitted) {
 
 // stage reads a stage by its code: the scorer.Stage constant's value,
 // which the format fixes (TestSnapshotStageCodes).
-func (r *fwdReader) stage() scorer.Stage {
+func (r *byteReader) stage() scorer.Stage {
 	s := r.uvarint()
 	if s > uint64(scorer.StageLost) {
 		r.bad = true
@@ -374,7 +374,7 @@ func (r *fwdReader) stage() scorer.Stage {
 	return scorer.Stage(s)
 }
 
-func (r *fwdReader) hours(h *features.Hours) {
+func (r *byteReader) hours(h *features.Hours) {
 	n := r.count()
 	if n == 0 {
 		return
@@ -386,7 +386,7 @@ func (r *fwdReader) hours(h *features.Hours) {
 	}
 }
 
-func (r *fwdReader) visits() *Visits {
+func (r *byteReader) visits() *Visits {
 	switch r.byte1() {
 	case 0:
 		return nil
