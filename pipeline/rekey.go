@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"time"
 
@@ -112,7 +111,7 @@ func appendForward(b []byte, r *kgo.Record, pending []features.Pending, m forwar
 	} else {
 		b = append(b, 1)
 		b = appendString(b, m.ip.Org)
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.ip.Confidence))
+		b = appendFloat(b, m.ip.Confidence)
 		b = appendString(b, m.ip.Source)
 	}
 	b = binary.AppendUvarint(b, uint64(len(m.tags)))
@@ -269,12 +268,7 @@ func (f *forwarded) readBinary(v []byte, topic string) error {
 	if len(rd.b) > 0 && rd.b[0] == 1 {
 		rd.b = rd.b[1:]
 		ip := &ipMatchInfo{Org: string(rd.bytes())}
-		if len(rd.b) < 8 {
-			rd.bad = true
-		} else {
-			ip.Confidence = math.Float64frombits(binary.LittleEndian.Uint64(rd.b))
-			rd.b = rd.b[8:]
-		}
+		ip.Confidence = rd.float()
 		ip.Source = string(rd.bytes())
 		f.IP = ip
 	} else if len(rd.b) > 0 {
