@@ -138,6 +138,9 @@ func due(r *scorer.Rules, s *scorer.State, res *scorer.Result) time.Time {
 // before it is there already (a later entry fires, finds the account not
 // due, and queues the current due).
 func (w *worker) queue(id string, a *account) {
+	if w.replaying {
+		return // a rebuilt account is queued once it replaces the live one
+	}
 	if a.NextDue.IsZero() || (!a.queued.IsZero() && !a.NextDue.Before(a.queued)) {
 		return
 	}
@@ -146,10 +149,12 @@ func (w *worker) queue(id string, a *account) {
 }
 
 // fireDue emits every decay change of the account due at or before upTo,
-// earliest first, each as of its own due time.
-func (w *worker) fireDue(id string, a *account, upTo time.Time) {
+// earliest first, each as of its own due time, and returns the last due it
+// fired (zero: none).
+func (w *worker) fireDue(id string, a *account, upTo time.Time) (last time.Time) {
 	for !a.NextDue.IsZero() && !a.NextDue.After(upTo) {
 		at := a.NextDue
+		last = at
 		src := decaySource(at)
 		if !a.Due.IsZero() && !a.Due.After(at) {
 			stage := a.Score.Stage
@@ -165,13 +170,16 @@ func (w *worker) fireDue(id string, a *account, upTo time.Time) {
 			w.rules.Advance(&c.Score, at)
 			w.rules.EvaluateContact(&c.Score, &a.Score, &w.res)
 			w.emit(id, cid, a, &c.Score, &c.emitted, stage, &w.res, src, rows.CauseDecay)
-			c.touch()
+			c.touchStep()
 		}
 		a.Version++
 		a.dirty = true
-		w.metrics.decayChanges.Inc()
+		if !w.replaying {
+			w.metrics.decayChanges.Inc()
+		}
 		w.schedule(id, a, nil, true)
 	}
+	return last
 }
 
 // heard records an input partition's event time (and whether it is idle)
@@ -236,9 +244,15 @@ func (w *worker) advanceWatermark(t time.Time) error {
 		}
 		a.queued = time.Time{}
 		a.used = w.now
-		w.fireDue(tm.id, a, t)
+		if a.open != nil && a.open.stale {
+			continue // its rebuild fires and queues what is due
+		}
+		if last := w.fireDue(tm.id, a, t); a.open != nil && !last.IsZero() {
+			a.open.fired = max(a.open.fired, nanos(last))
+		}
 		w.queue(tm.id, a)
 	}
+	w.sealTails(t)
 	return nil
 }
 
@@ -295,10 +309,11 @@ func (w *worker) reloadDue(t time.Time) error {
 // rebuildTimers queues every resident account's timer afresh, after a
 // restore.
 func (w *worker) rebuildTimers() {
-	w.timers = w.timers[:0]
+	w.timers, w.tails = w.timers[:0], w.tails[:0]
 	for id, a := range w.accounts {
 		a.queued = time.Time{}
 		w.queue(id, a)
+		w.trackTail(id, a)
 	}
 }
 

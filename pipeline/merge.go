@@ -156,6 +156,9 @@ func (w *worker) applyMerge(r *kgo.Record) error {
 	if err != nil {
 		return err
 	}
+	if err := w.closeTail(id, a); err != nil {
+		return err
+	}
 	c := a.Contacts[mr.Lead]
 	if c != nil && c.MergedInto != "" {
 		return nil // merged already, found through another key
@@ -218,6 +221,9 @@ func (w *worker) applyFold(r *kgo.Record) error {
 	id := string(r.Key)
 	a, err := w.account(id)
 	if err != nil {
+		return err
+	}
+	if err := w.closeTail(id, a); err != nil {
 		return err
 	}
 	w.foldInto(id, a, fr.Into, &fr.State, &fr.Hours, fr.Source)

@@ -31,18 +31,23 @@ type metrics struct {
 	jobChanges      prometheus.Counter
 	leadMerges      *prometheus.CounterVec
 	mergesApplied   *prometheus.CounterVec
+	rebuilds        prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "leadscore_pipeline_records_total",
-			Help: "Input records by result: scored, parked (anonymous, waiting for a link), ignored, duplicate, dead_letter.",
+			Help: "Records by result: forwarded, parked (anonymous, waiting for a link), ignored, duplicate, dead_letter (input partitions); scored, late (scored, with an event older than its account's time) and duplicate (scoring partitions).",
 		}, []string{"result"}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "leadscore_pipeline_dead_letters_total",
 			Help: "Records sent to the dead-letter topic, by reason code.",
 		}, []string{"reason"}),
+		rebuilds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_account_rebuilds_total",
+			Help: "Accounts rebuilt from their open tail because a record arrived before one already applied.",
+		}),
 		changes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "leadscore_pipeline_score_changes_total",
 			Help: "Score changes emitted.",
@@ -149,7 +154,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.records, m.deadLetters, m.changes, m.accounts, m.partitions,
 			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.sinkDown, m.evicted, m.linksEvicted, m.sessionRestarts, m.visitorsEvicted, m.reloaded, m.storeBytes, m.rekeyHop,
-			m.handoffs, m.decayChanges, m.contactsDropped, m.rulesReloads, m.rulesInfo, m.rejectedLeads, m.jobChanges, m.leadMerges, m.mergesApplied)
+			m.handoffs, m.decayChanges, m.contactsDropped, m.rulesReloads, m.rulesInfo, m.rejectedLeads, m.jobChanges, m.leadMerges, m.mergesApplied, m.rebuilds)
 	}
 	m.rekeyHop.Set(0)
 	return m

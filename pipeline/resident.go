@@ -134,6 +134,7 @@ func (w *worker) account(id string) (*account, error) {
 	if err := w.unspillTimer(id, a); err != nil {
 		return nil, err
 	}
+	w.trackTail(id, a)
 	return a, nil
 }
 

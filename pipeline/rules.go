@@ -125,7 +125,7 @@ func (w *worker) rescore(id string, a *account) {
 		stage := c.Score.Stage
 		w.rules.EvaluateContact(&c.Score, &a.Score, &w.res)
 		w.emit(id, cid, a, &c.Score, &c.emitted, stage, &w.res, src, rows.CauseRules)
-		c.touch()
+		c.touchStep()
 	}
 	a.Version++
 	a.dirty = true

@@ -339,7 +339,7 @@ func (s *scenario) expect() *expected {
 			if r.known {
 				a.known = true
 			}
-			st.version++
+			st.version += versionRecord
 			src := oSource{topic: "leadscore.events", partition: r.partition, offset: r.offset}
 			ex.emit(st, "", a, a.firm, before, src)
 			if c != nil {

@@ -57,8 +57,15 @@ type contact struct {
 	dirty bool // changed since the last account_scores row was written
 }
 
-// touch marks the contact changed: a new version for its next row.
+// touch marks the contact changed by a record: a new version for its next
+// row (see versionRecord).
 func (c *contact) touch() {
+	c.Version += versionRecord
+	c.dirty = true
+}
+
+// touchStep marks the contact changed by a decay step or a re-score.
+func (c *contact) touchStep() {
 	c.Version++
 	c.dirty = true
 }
@@ -138,14 +145,11 @@ func (w *worker) contact(a *account, id string) *contact {
 	return c
 }
 
-// scoreEvent applies a forwarded event to its account and contact: the
+// scoreEvent applies a forwarded event to account a and its contact: the
 // anonymous events its link released first, then the event itself, then
-// one evaluation of each.
-func (w *worker) scoreEvent(id string, pending []features.Pending, ev *event.Event, src rows.Source, ip *ipMatchInfo, tags []string) error {
-	a, err := w.account(id)
-	if err != nil {
-		return err
-	}
+// one evaluation of each. The open tail (tail.go) decides when: at once,
+// or in a rebuild.
+func (w *worker) scoreEvent(id string, a *account, pending []features.Pending, ev *event.Event, src rows.Source, ip *ipMatchInfo, tags []string) {
 	first := ev.Time
 	for i := range pending {
 		first = minTime(first, pending[i].Time)
@@ -189,7 +193,7 @@ func (w *worker) scoreEvent(id string, pending []features.Pending, ev *event.Eve
 	if ev.UserID != "" || (ev.Type == event.TypeIdentify && ev.Traits.Email != "") {
 		a.Score.Known = true
 	}
-	a.Version++
+	a.Version += versionRecord
 	a.dirty = true
 	a.RulesVersion = w.rules.Version
 
@@ -219,8 +223,6 @@ func (w *worker) scoreEvent(id string, pending []features.Pending, ev *event.Eve
 		}
 	}
 	w.retime(id, a)
-	w.metrics.records.WithLabelValues(resultScored).Inc()
-	return nil
 }
 
 // apply observes one event on the account and its contact, and records the
@@ -256,7 +258,7 @@ func (w *worker) apply(id, cid string, a *account, c *contact, ev *event.Event, 
 			c.Hours.Add(ev.Time, loc)
 		}
 	}
-	if w.scoreEvents && len(hits) > 0 {
+	if w.scoreEvents && len(hits) > 0 && w.emits(src) {
 		se := rows.ScoreEvent{AccountID: id, ContactID: cid, At: ev.Time, Type: ev.Type.String(), Event: ev.Event, Source: src}
 		if ev.Type == event.TypePage {
 			se.Path = ev.PagePath()
@@ -274,33 +276,37 @@ func (w *worker) apply(id, cid string, a *account, c *contact, ev *event.Event, 
 // emit appends the rows an evaluation produces for an account (cid "") or
 // a contact: a funnel transition when the stage changed (or on the first
 // evaluation), a hand-off on entering mql, and a score change when
-// ShouldEmit says so. It updates the emitted state.
+// ShouldEmit says so. It updates the emitted state, also when a rebuild
+// keeps the rows of src to itself (see emits).
 func (w *worker) emit(id, cid string, a *account, st *scorer.State, e *emitted, stageBefore scorer.Stage, res *scorer.Result, src rows.Source, cause string) {
+	loud := w.emits(src)
 	if !e.EnteredFunnel || res.Stage != stageBefore {
-		var first, last event.Campaign
-		if a.FirstTouch != nil {
-			first = *a.FirstTouch
-		}
-		if a.LastTouch != nil {
-			last = *a.LastTouch
-		}
 		from := stageBefore.String()
 		if !e.EnteredFunnel {
 			from = ""
 			e.EnteredFunnel = true
 		}
-		w.batch.Transitions = append(w.batch.Transitions, rows.FunnelTransition{
-			AccountID: id, ContactID: cid, FromStage: from, ToStage: res.Stage.String(), At: st.AsOf,
-			Source: first.Source, Medium: first.Medium, Campaign: first.Name,
-			LastSource: last.Source, LastMedium: last.Medium, LastCampaign: last.Name,
-			RecordSource: src,
-		})
+		if loud {
+			var first, last event.Campaign
+			if a.FirstTouch != nil {
+				first = *a.FirstTouch
+			}
+			if a.LastTouch != nil {
+				last = *a.LastTouch
+			}
+			w.batch.Transitions = append(w.batch.Transitions, rows.FunnelTransition{
+				AccountID: id, ContactID: cid, FromStage: from, ToStage: res.Stage.String(), At: st.AsOf,
+				Source: first.Source, Medium: first.Medium, Campaign: first.Name,
+				LastSource: last.Source, LastMedium: last.Medium, LastCampaign: last.Name,
+				RecordSource: src,
+			})
+		}
 	}
 	persona := ""
 	if cid != "" {
 		persona = w.rules.Persona(st.Title)
 	}
-	if res.Stage == scorer.StageMQL && stageBefore != scorer.StageMQL {
+	if loud && res.Stage == scorer.StageMQL && stageBefore != scorer.StageMQL {
 		hours := &a.Hours
 		if c := a.Contacts[cid]; cid != "" && c != nil {
 			hours = &c.Hours
@@ -317,20 +323,28 @@ func (w *worker) emit(id, cid string, a *account, st *scorer.State, e *emitted, 
 	if !w.rules.ShouldEmit(&prev, e.Emitted, res) {
 		return
 	}
-	prevStage := ""
-	if e.Emitted {
-		prevStage = e.LastStage.String()
+	if loud {
+		prevStage := ""
+		if e.Emitted {
+			prevStage = e.LastStage.String()
+		}
+		w.batch.Changes = append(w.batch.Changes, rows.ScoreChange{
+			AccountID: id, ContactID: cid, Score: res.Score, Fit: res.Fit, Engagement: res.Engagement,
+			Grade: res.Grade, Level: res.Level, Label: res.Label, Stage: res.Stage.String(),
+			PreviousLabel: e.LastLabel, PreviousStage: prevStage, PreviousScore: e.LastScore,
+			Reasons:      w.arena.reasons(res.Reasons),
+			RulesVersion: w.rules.Version, AsOf: st.AsOf, Source: src,
+			Intent: res.Intent, Persona: persona, Cause: cause,
+		})
+		w.metrics.changes.Inc()
 	}
-	w.batch.Changes = append(w.batch.Changes, rows.ScoreChange{
-		AccountID: id, ContactID: cid, Score: res.Score, Fit: res.Fit, Engagement: res.Engagement,
-		Grade: res.Grade, Level: res.Level, Label: res.Label, Stage: res.Stage.String(),
-		PreviousLabel: e.LastLabel, PreviousStage: prevStage, PreviousScore: e.LastScore,
-		Reasons:      w.arena.reasons(res.Reasons),
-		RulesVersion: w.rules.Version, AsOf: st.AsOf, Source: src,
-		Intent: res.Intent, Persona: persona, Cause: cause,
-	})
 	e.Emitted, e.LastScore, e.LastLabel, e.LastStage = true, res.Score, res.Label, res.Stage
-	w.metrics.changes.Inc()
+}
+
+// emits reports whether the rows derived from src are written: always,
+// except in a rebuild (tail.go), which writes only the late record's.
+func (w *worker) emits(src rows.Source) bool {
+	return !w.replaying || slices.Contains(w.louds, src)
 }
 
 // rowArena holds the slices of the rows one process call writes: the sinks

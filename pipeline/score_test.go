@@ -40,7 +40,9 @@ func TestHandoffOncePerEntry(t *testing.T) {
 		w.batch.Reset()
 		ev.Time = at
 		n++
-		require.NoError(t, w.scoreEvent("acme.com", nil, &ev, rows.Source{Topic: "in", Offset: n}, nil, nil))
+		a, err := w.account("acme.com")
+		require.NoError(t, err)
+		w.scoreEvent("acme.com", a, nil, &ev, rows.Source{Topic: "in", Offset: n}, nil, nil)
 		return &w.batch
 	}
 	group := event.Event{Type: event.TypeGroup, GroupID: "acme.com", Traits: event.Traits{

@@ -45,12 +45,55 @@ import (
 //	         IntoAccount, string DuplicateOf, emitted
 //	uvarint  anonymous ids, then each: string anonymous id, string contact
 //
+// Version 2 is version 1 followed by the open tail (tail.go), written
+// only for an account that has one:
+//
+//	bytes    base: the account's version-1 snapshot before the records
+//	uvarint  records, then each: varint time (unix ns), string key,
+//	         bytes the forwarded record's value
+//	uvarint  sealed keys, then each: varint time, uvarint FNV-1a hash
+//	varint   fired (unix ns)
+//
 // A new field means a new version byte; decodeAccount keeps reading the
 // older ones.
-const snapshotV1 = 0xa1
+const (
+	snapshotV1 = 0xa1
+	snapshotV2 = 0xa2
+)
 
-// appendAccount appends a's snapshot to b.
+// appendAccount appends a's snapshot to b, with its open tail.
 func appendAccount(b []byte, a *account) ([]byte, error) {
+	start := len(b)
+	b, err := appendAccountState(b, a)
+	if err != nil || a.open == nil {
+		return b, err
+	}
+	b[start] = snapshotV2
+	tl := a.open
+	b = appendBytes(b, tl.buf[:tl.base])
+	b = binary.AppendUvarint(b, uint64(len(tl.entries)))
+	for i := range tl.entries {
+		e := &tl.entries[i]
+		b = binary.AppendVarint(b, e.at)
+		b = appendBytes(b, tl.key(e))
+		b = appendBytes(b, tl.rec(e))
+	}
+	b = binary.AppendUvarint(b, uint64(len(tl.sealed)))
+	for _, s := range tl.sealed {
+		b = binary.AppendVarint(b, s.at)
+		b = binary.AppendUvarint(b, s.h)
+	}
+	return binary.AppendVarint(b, tl.fired), nil
+}
+
+func appendBytes(b, v []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
+}
+
+// appendAccountState appends a's version-1 snapshot, without its tail: the
+// base of a tail.
+func appendAccountState(b []byte, a *account) ([]byte, error) {
 	b = append(b, snapshotV1)
 	b = appendTime(b, a.NextDue)
 	b = appendString(b, a.RulesVersion)
@@ -93,7 +136,7 @@ func decodeAccount(v []byte, a *account) error {
 	if len(v) > 0 && v[0] == '{' {
 		return json.Unmarshal(v, a)
 	}
-	if len(v) == 0 || v[0] != snapshotV1 {
+	if len(v) == 0 || v[0] != snapshotV1 && v[0] != snapshotV2 {
 		return errors.New("unknown account snapshot format")
 	}
 	rd := byteReader{b: v[1:]}
@@ -132,6 +175,9 @@ func decodeAccount(v []byte, a *account) error {
 			a.Anon[anon] = rd.str()
 		}
 	}
+	if v[0] == snapshotV2 {
+		a.open = rd.tail()
+	}
 	if rd.bad {
 		return errors.New("truncated account snapshot")
 	}
@@ -152,7 +198,7 @@ func snapshotHead(v []byte) (nextDue time.Time, rulesVersion string, err error) 
 		err := json.Unmarshal(v, &h)
 		return h.NextDue, h.RulesVersion, err
 	}
-	if len(v) == 0 || v[0] != snapshotV1 {
+	if len(v) == 0 || v[0] != snapshotV1 && v[0] != snapshotV2 {
 		return time.Time{}, "", errors.New("unknown account snapshot format")
 	}
 	rd := byteReader{b: v[1:]}
@@ -407,4 +453,32 @@ func (r *byteReader) visits() *Visits {
 	v.Confidence = r.float()
 	v.Source = r.str()
 	return v
+}
+
+// tail reads an open tail (version 2), copying what it keeps.
+func (r *byteReader) tail() *tail {
+	tl := &tail{}
+	if base := r.bytes(); len(base) > 0 {
+		tl.buf = append([]byte(nil), base...)
+		tl.base = len(base)
+	}
+	if n := r.count(); n > 0 {
+		tl.entries = make([]tailEntry, n)
+		for i := range tl.entries {
+			at := r.varint()
+			key := r.bytes()
+			tl.entries[i] = tl.add(at, string(key), r.bytes())
+		}
+	}
+	if n := r.count(); n > 0 {
+		tl.sealed = make([]sealedKey, n)
+		for i := range tl.sealed {
+			tl.sealed[i] = sealedKey{at: r.varint(), h: r.uvarint()}
+		}
+	}
+	tl.fired = r.varint()
+	if len(tl.entries) > 0 && tl.base == 0 {
+		r.bad = true // records without the account before them
+	}
+	return tl
 }

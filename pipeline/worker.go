@@ -18,6 +18,13 @@ import (
 )
 
 // account is one account's state in a partition worker.
+// versionRecord is what a record adds to an account's (and its contact's)
+// version; a decay step or a re-score adds one. So a version orders an
+// account's states even across a rebuild (tail.go), which applies one
+// record more than the state it replaces and perhaps fewer decay steps;
+// and the final version is a function of the account's records.
+const versionRecord = 1 << 20
+
 type account struct {
 	Score scorer.State `json:"score"`
 	// Version counts the events applied; account_scores keeps the row with
@@ -54,6 +61,9 @@ type account struct {
 	// queued is the due time of the account's entry in the worker's timer
 	// heap (zero: none).
 	queued time.Time
+	// open is the account's open tail (tail.go): its records newer than
+	// the watermark and its snapshot before them; nil when none.
+	open *tail
 }
 
 // worker owns one partition's state. Only the poll loop (or a rebalance
@@ -101,10 +111,20 @@ type worker struct {
 	// Decay timers (decay.go): the heap of resident accounts' timers, the
 	// evicted accounts' timers in the store and the earliest of those, and
 	// the partition's event time.
-	timers    timerHeap
-	timerNS   *statestore.Namespace
-	storeNext time.Time
-	watermark time.Time
+	timers  timerHeap
+	timerNS *statestore.Namespace
+	// tails queues the accounts with an open tail (tail.go) by the time
+	// the watermark closes it; replaying is set during a rebuild, which
+	// writes the rows of loud only.
+	tails     timerHeap
+	replaying bool
+	louds     []rows.Source
+	stale     []string   // accounts to rebuild at the end of the batch
+	freeTails []freeTail // sealed tails' buffers, for new ones
+	// spareTails are tails that closed for good, for new ones.
+	spareTails []*tail
+	storeNext  time.Time
+	watermark  time.Time
 	// sources holds each input partition's event time as last heard
 	// (forwarded records and heartbeats); inputs is how many there are.
 	// The watermark is their minimum once every one has been heard from.
@@ -269,6 +289,9 @@ func (w *worker) process(ctx context.Context, recs []*kgo.Record, out rowWriter)
 			}
 		}
 	}
+	if err := w.rebuildStale(); err != nil {
+		return err
+	}
 	if w.batch.Len() == 0 {
 		return nil
 	}
@@ -278,6 +301,7 @@ func (w *worker) process(ctx context.Context, recs []*kgo.Record, out rowWriter)
 // Results a record can have, the label of leadscore_pipeline_records_total.
 const (
 	resultScored     = "scored"
+	resultLate       = "late" // scored, with something older than the account's time
 	resultParked     = "parked"
 	resultIgnored    = "ignored"
 	resultDuplicate  = "duplicate"
@@ -375,7 +399,7 @@ func (w *worker) score(r *kgo.Record) error {
 	} else {
 		id = string(r.Key)
 	}
-	if err := w.scoreEvent(id, f.Pending, &w.ev, f.Source, f.IP, f.Tags); err != nil {
+	if err := w.scoreRecord(id, r.Value, f.Pending, &w.ev, f.Source, f.IP, f.Tags); err != nil {
 		return err
 	}
 	return w.heard(rows.Source{Topic: f.Source.Topic, Partition: f.Source.Partition}, f.Watermark, false)
