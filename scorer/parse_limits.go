@@ -140,7 +140,12 @@ func (w *limitWalk) walk(n *yaml.Node, path string) (plain, expanded int64) {
 		return 0, 0
 	}
 	if n.Kind == yaml.AliasNode {
-		w.special(deref(n), n, path)
+		// The anchor was checked where it stands; a text it names is
+		// checked here too, where a limit of its own may hold.
+		t := deref(n)
+		if !w.special(t, n, path) && t != nil && t.Kind == yaml.ScalarNode && len(t.Value) > w.p.lim.MaxStringBytes {
+			w.p.errorf(n, path, "%d bytes, over rules_limits.max_string_bytes (%d)", len(t.Value), w.p.lim.MaxStringBytes)
+		}
 		expanded = 1
 		if s := w.sizes[n.Alias]; s > 0 {
 			expanded = s

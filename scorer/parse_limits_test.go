@@ -152,6 +152,25 @@ func TestParseLimitsAliases(t *testing.T) {
 	require.NotContains(t, err.Error(), "aliases")
 }
 
+// TestParseLimitsThroughAliases: a value named by an alias is held to the
+// limit of the place it is used at.
+func TestParseLimitsThroughAliases(t *testing.T) {
+	lim := DefaultLimits()
+	lim.MaxVersionBytes = 2000
+	long := strings.Repeat("v", 1500)
+	data := strings.Replace(string(Example()), `version: "example-1"`, "version: &v "+long, 1)
+	_, err := lim.Parse([]byte(data), "x.yaml")
+	require.NoError(t, err, "a version within max_version_bytes")
+	_, err = lim.Parse([]byte(strings.Replace(data, "{name: chat,", "{name: *v,", 1)), "x.yaml")
+	require.EqualError(t, err, "x.yaml:16: engagement.rules[4].name: 1500 bytes, over rules_limits.max_string_bytes (1024)")
+
+	// An anchor within max_string_bytes used as the version.
+	lim.MaxVersionBytes = 128
+	data = "x: &n " + long[:1000] + "\n" + strings.Replace(string(Example()), `version: "example-1"`, "version: *n", 1)
+	_, err = lim.Parse([]byte(data), "x.yaml")
+	require.EqualError(t, err, "x.yaml:2: version: 1000 bytes, over rules_limits.max_version_bytes (128)")
+}
+
 func TestParseProblemsListed(t *testing.T) {
 	rules := make([]string, 150)
 	for i := range rules {
