@@ -18,6 +18,7 @@ import (
 	"github.com/leadscore/leadscore/features"
 	"github.com/leadscore/leadscore/features/hygiene"
 	"github.com/leadscore/leadscore/features/ipmatch"
+	"github.com/leadscore/leadscore/scorer"
 )
 
 // IPMatchConfig is ipmatch.Config in the engine's file: csv, mmdb and
@@ -45,6 +46,9 @@ type Config struct {
 	// Rules is the path of the rules file; empty means the embedded example
 	// rules of the contract.
 	Rules string `yaml:"rules"`
+	// RulesLimits bound the rules file, at start and on every reload: its
+	// size, rule count, string and version lengths (see scorer.Limits).
+	RulesLimits scorer.Limits `yaml:"rules_limits"`
 	// IPMatch matches anonymous visitors' IP addresses to companies
 	// (account resolution step 3); off until it names range files.
 	IPMatch IPMatchConfig `yaml:"ipmatch"`
@@ -259,7 +263,8 @@ func DefaultConfig() Config {
 			Compression:   "lz4",
 			ProbeInterval: Duration(2 * time.Second),
 		},
-		HTTP: HTTPConfig{Listen: "127.0.0.1:8080"},
+		RulesLimits: scorer.DefaultLimits(),
+		HTTP:        HTTPConfig{Listen: "127.0.0.1:8080"},
 		Engine: EngineConfig{
 			FlushInterval:         Duration(time.Second),
 			FlushRecords:          50_000,
@@ -487,6 +492,9 @@ func (c *Config) Validate() error {
 		if _, err := os.Stat(c.Rules); err != nil {
 			bad("rules", "%v", err)
 		}
+	}
+	for _, err := range c.RulesLimits.Validate() {
+		errs = append(errs, fmt.Errorf("%s: %w", where, err))
 	}
 	if c.HTTP.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {

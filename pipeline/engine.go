@@ -103,6 +103,12 @@ type Engine struct {
 	ready    atomic.Bool
 	sinkErr  atomic.Pointer[error]
 	httpAddr atomic.Value // string
+
+	// rulesFile is the rules file the engine polls (nil: the example
+	// rules); rulesProblem the last problem logged about it, which is not
+	// logged again (pollRules).
+	rulesFile    *rulesFile
+	rulesProblem string
 }
 
 type tp struct {
@@ -147,19 +153,12 @@ func New(cfg Config, opts ...Option) (*Engine, error) {
 	for _, o := range opts {
 		o(e)
 	}
-	var (
-		r   *scorer.Rules
-		err error
-	)
-	if cfg.Rules == "" {
-		r, err = scorer.Parse(scorer.Example(), "example rules")
-	} else {
-		r, err = scorer.Load(cfg.Rules)
-	}
+	r, rf, err := loadRules(cfg, time.Now())
 	if err != nil {
 		return nil, err
 	}
 	e.rules.Store(r)
+	e.rulesFile = rf
 	e.metrics = newMetrics(e.reg)
 	if cfg.Hygiene.Enabled {
 		if e.checker, err = hygiene.New(cfg.Hygiene.Config); err != nil {

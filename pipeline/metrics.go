@@ -32,6 +32,10 @@ type metrics struct {
 	leadMerges      *prometheus.CounterVec
 	mergesApplied   *prometheus.CounterVec
 	rebuilds        prometheus.Counter
+	// valuesIgnored counts values of known fields that were ignored rather
+	// than losing their record; scoresIgnored is its properties.score.
+	valuesIgnored *prometheus.CounterVec
+	scoresIgnored prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -146,6 +150,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "leadscore_rules_info",
 			Help: "1 for the rules version in force.",
 		}, []string{"version"}),
+		valuesIgnored: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_values_ignored_total",
+			Help: "Values of known fields read as absent because they were not of the field's type (properties.score that is not a number); their records were processed.",
+		}, []string{"field"}),
 		rekeyHop: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "leadscore_pipeline_rekey_skipped",
 			Help: "1 when resolved events are scored where they arrive instead of going through the repartition topic; always 0 for now (the hop is always taken).",
@@ -155,7 +163,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg.MustRegister(m.records, m.deadLetters, m.changes, m.accounts, m.partitions,
 			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.sinkDown, m.evicted, m.linksEvicted, m.sessionRestarts, m.visitorsEvicted, m.reloaded, m.storeBytes, m.rekeyHop,
 			m.handoffs, m.decayChanges, m.contactsDropped, m.rulesReloads, m.rulesInfo, m.rejectedLeads, m.jobChanges, m.leadMerges, m.mergesApplied, m.rebuilds)
+		reg.MustRegister(m.valuesIgnored)
 	}
+	m.scoresIgnored = m.valuesIgnored.WithLabelValues("properties.score")
 	m.rekeyHop.Set(0)
 	return m
 }

@@ -333,6 +333,9 @@ func (w *worker) ingest(r *kgo.Record) {
 		w.metrics.records.WithLabelValues(resultDuplicate).Inc()
 		return
 	}
+	if ev.Properties.ScoreIgnored {
+		w.metrics.scoresIgnored.Inc()
+	}
 	var tags []string
 	w.hasLead = false
 	if w.checker != nil {

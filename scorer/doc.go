@@ -6,8 +6,9 @@
 //
 //	decode -> hygiene -> identity -> features -> scorer -> sink rows
 //
-// The package is pure. Apart from [Load] reading the rules file it does no
-// I/O, it never reads the clock (every computation is as of an event time the
+// The package is pure. Apart from [Load] and [Limits.ReadFile] reading the
+// rules file (within [Limits], checked before the file is read whole) it does
+// no I/O, it never reads the clock (every computation is as of an event time the
 // caller hands in) and it keeps no state of its own: [Rules] is immutable
 // after [Parse] and safe to share between workers, while each account's
 // [State] is a plain value owned by exactly one partition worker, which

@@ -17,28 +17,43 @@ import (
 // The engagement rule categories.
 const categories = "strong, medium, weak, negative, intent"
 
-// Parse compiles a rules file (CONTRACT section 3). file names the file in
-// errors.
+// Parse compiles a rules file (CONTRACT section 3) within [DefaultLimits].
+// file names the file in errors.
 //
 // Parsing is strict: unknown keys, duplicate keys, wrong types and values
 // out of range all fail, and every problem is reported at once
 // (errors.Join), one per line, each as "file:line: field.path: problem",
-// e.g. `rules.yaml:14: engagement.rules[2].cap.per: invalid duration "7x"`.
+// e.g. `rules.yaml:14: engagement.rules[2].cap.per: invalid duration "7x"`,
+// up to maxProblems lines and a last one that counts the rest.
 // Rule indexes in paths count from 0.
 //
 // Choices where the contract is silent: version is required; score.min_delta
 // is optional and 0 when absent (any score change emits); a cap needs both
 // points and per and is only allowed on rules with positive points;
 // durations are Go durations plus "d" (24h) and "w" (7d) units.
-func Parse(data []byte, file string) (*Rules, error) {
+func Parse(data []byte, file string) (*Rules, error) { return DefaultLimits().Parse(data, file) }
+
+// Load reads and parses the rules file at path within [DefaultLimits].
+// Errors name the path.
+func Load(path string) (*Rules, error) { return DefaultLimits().Load(path) }
+
+// Parse is [Parse] within the limits l: a file over a limit is refused
+// before anything in it is compiled, with every limit it is over named.
+func (l Limits) Parse(data []byte, file string) (*Rules, error) {
+	if int64(len(data)) > l.MaxFileBytes {
+		return nil, l.fileTooLarge(file, strconv.Itoa(len(data)))
+	}
 	root, err := decodeYAML(data, file)
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{file: file}
+	p := &parser{file: file, lim: l}
+	if p.checkLimits(root); p.problems > 0 {
+		return nil, p.err()
+	}
 	r := p.rules(root)
-	if err := errors.Join(p.errs...); err != nil {
-		return nil, err
+	if p.problems > 0 {
+		return nil, p.err()
 	}
 	for g := range r.labels {
 		for l := range r.labels[g] {
@@ -75,14 +90,32 @@ func decodeYAML(data []byte, file string) (*yaml.Node, error) {
 	return &doc, nil
 }
 
+// maxProblems bounds the problems an error lists: a large broken file
+// would otherwise make an error, and a log line, of megabytes.
+const maxProblems = 100
+
 // parser walks the YAML node tree, compiling what is valid and collecting
 // every problem.
 type parser struct {
 	file string
+	lim  Limits
 	errs []error
+	// problems counts every problem found, listed in errs or not.
+	problems int
+}
+
+// err joins the problems found, one per line.
+func (p *parser) err() error {
+	if more := p.problems - len(p.errs); more > 0 {
+		return errors.Join(append(p.errs, fmt.Errorf("%s: %d more problems not listed", p.file, more))...)
+	}
+	return errors.Join(p.errs...)
 }
 
 func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
+	if p.problems++; p.problems > maxProblems {
+		return
+	}
 	loc := p.file
 	if n != nil && n.Line > 0 {
 		loc += ":" + strconv.Itoa(n.Line)
@@ -174,7 +207,7 @@ func (p *parser) attribute(name string, field attrField, kind valueKind, n *yaml
 	pointsN, hasPoints := m["points"]
 	bandsN, hasBands := m["bands"]
 	anyN, hasAny := m["any_of"]
-	nerr := len(p.errs)
+	nerr := p.problems
 	switch {
 	case hasBands && hasAny:
 		p.errorf(n, path, "bands and any_of exclude each other")
@@ -216,7 +249,7 @@ func (p *parser) attribute(name string, field attrField, kind valueKind, n *yaml
 	default:
 		p.errorf(n, path, "needs one of points (a map), bands or any_of")
 	}
-	return a, len(p.errs) == nerr
+	return a, p.problems == nerr
 }
 
 func kindName(k valueKind) string {
@@ -375,7 +408,7 @@ func (p *parser) rule(r *Rules, n *yaml.Node, path string, names map[string]int,
 	if m == nil {
 		return ru, false
 	}
-	nerr := len(p.errs)
+	nerr := p.problems
 	if v := p.require(m, n, path, "name"); v != nil {
 		if name, ok := p.text(v, join(path, "name")); ok {
 			if j, dup := names[name]; dup {
@@ -415,7 +448,7 @@ func (p *parser) rule(r *Rules, n *yaml.Node, path string, names map[string]int,
 			p.capSpec(&ru, v, cpath)
 		}
 	}
-	return ru, len(p.errs) == nerr
+	return ru, p.problems == nerr
 }
 
 func (p *parser) capSpec(ru *rule, n *yaml.Node, path string) {

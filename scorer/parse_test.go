@@ -280,6 +280,12 @@ func FuzzParse(f *testing.F) {
 	f.Add(example + "---\n" + example)
 	f.Add(spec{rules: []string{`{name: a, category: weak, when: {path_prefix: /}, points: 1e308, cap: {points: 1e308, per: 1ns}}`}}.yaml())
 	f.Add("a: &a [*a]\n")
+	// Over the limits: a long version, a long rule name, aliases that expand.
+	f.Add(strings.Replace(example, `version: "example-1"`, "version: "+strings.Repeat("v", 129), 1))
+	f.Add(strings.Replace(example, "{name: chat,", "{name: "+strings.Repeat("n", 1025)+",", 1))
+	f.Add("a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b]\n" +
+		"d: &d [*c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e]\n" +
+		"g: [*f, *f, *f, *f, *f, *f, *f, *f]\n")
 	if full, err := os.ReadFile("testdata/full.yaml"); err == nil {
 		f.Add(string(full))
 		f.Add(strings.Replace(string(full), "'^/docs/(api|sdk)/'", "'(x{1000}){1000}'", 1))

@@ -154,7 +154,7 @@ func (p *parser) propCond(name string, n *yaml.Node, path string) (propCond, boo
 	if m == nil {
 		return pc, false
 	}
-	nerr := len(p.errs)
+	nerr := p.problems
 	ops := 0
 	if v, ok := m["equals"]; ok {
 		ops++
@@ -198,7 +198,7 @@ func (p *parser) propCond(name string, n *yaml.Node, path string) (propCond, boo
 	if ops != 1 {
 		p.errorf(n, path, "needs exactly one of equals, in, prefix, regexp, or min/max")
 	}
-	return pc, len(p.errs) == nerr
+	return pc, p.problems == nerr
 }
 
 // regexp compiles a Go regular expression within the size limits.

@@ -2,8 +2,6 @@ package scorer
 
 import (
 	_ "embed"
-	"fmt"
-	"os"
 	"time"
 )
 
@@ -59,15 +57,6 @@ type rule struct {
 	// (t-capPer, t]. capPer == 0 means the rule is uncapped.
 	capPoints float64
 	capPer    time.Duration
-}
-
-// Load reads and parses the rules file at path. Errors name the path.
-func Load(path string) (*Rules, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read rules: %w", err)
-	}
-	return Parse(data, path)
 }
 
 // Grade returns the grade letter of a fit score: "A" at or above the A

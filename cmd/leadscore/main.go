@@ -279,7 +279,8 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	}
 	err := cfg.Validate()
 	if err == nil && cfg.Rules != "" {
-		_, err = scorer.Load(cfg.Rules)
+		// Within rules_limits, as run loads it.
+		_, err = cfg.RulesLimits.Load(cfg.Rules)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/leadscore/leadscore/internal/event"
+	"github.com/leadscore/leadscore/scorer"
 )
 
 func runCmd(t *testing.T, args ...string) (int, string, string) {
@@ -39,6 +40,24 @@ func TestCheckConfig(t *testing.T) {
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, stderr, p+": kafka.group:")
 	require.Contains(t, stderr, p+": engine.max_depth:")
+}
+
+// TestCheckConfigRulesLimits: a rules file over rules_limits is a
+// configuration error, as it stops run.
+func TestCheckConfigRulesLimits(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules.yaml")
+	require.NoError(t, os.WriteFile(rules, []byte(strings.Replace(string(scorer.Example()), `"example-1"`, strings.Repeat("v", 300), 1)), 0o644))
+	cfg := filepath.Join(dir, "leadscore.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("rules: "+rules+"\nrules_limits: {max_version_bytes: 300}\n"), 0o644))
+	code, stdout, _ := runCmd(t, "check-config", "--config", cfg)
+	require.Equal(t, exitOK, code)
+	require.Contains(t, stdout, "valid")
+
+	require.NoError(t, os.WriteFile(cfg, []byte("rules: "+rules+"\nrules_limits: {max_version_bytes: 299}\n"), 0o644))
+	code, _, stderr := runCmd(t, "check-config", "--config", cfg)
+	require.Equal(t, exitUsage, code)
+	require.Equal(t, rules+":1: version: 300 bytes, over rules_limits.max_version_bytes (299)\n", stderr)
 }
 
 func TestCheckRules(t *testing.T) {

@@ -20,7 +20,7 @@ const (
 	ReasonTooDeep     Reason = "too_deep"     // arrays/objects nested deeper than Limits.MaxDepth
 	ReasonInvalidJSON Reason = "invalid_json" // JSON syntax error, including trailing bytes
 	ReasonNotObject   Reason = "not_object"   // valid JSON whose top level is not an object
-	ReasonWrongType   Reason = "wrong_type"   // a known field holds the wrong JSON type
+	ReasonWrongType   Reason = "wrong_type"   // a known field holds the wrong JSON type, or a number beyond float64
 	// ReasonFieldTooLong: a string (key or value, known field or not) longer than Limits.MaxString.
 	ReasonFieldTooLong      Reason = "field_too_long"
 	ReasonMissingType       Reason = "missing_type"        // no type, or ""
@@ -357,6 +357,7 @@ func (w *wire) fill(ev *Event) error {
 			Technologies: technologies(w.Traits.Technologies),
 		},
 	}
+	ev.Properties.ScoreIgnored = w.Properties.Score.bad
 	return nil
 }
 

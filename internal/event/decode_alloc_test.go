@@ -31,6 +31,9 @@ func TestDecodeFastPathAllocs(t *testing.T) {
 		{"no kept strings", []byte(`{"type":"track","event":"","properties":{"domain":""},"context":{"groupId":42},"timestamp":"2026-01-05T10:00:00Z","event":"x"}`), 0},
 		{"group with technologies", []byte(`{"type":"group","groupId":"acme.com","timestamp":"2026-01-05T10:00:00Z","traits":{"employees":12,"technologies":["segment","hubspot"]}}`), 1},
 		{"strings bigger than maxCarve", big, 1},
+		// An ignored score stays on the fast path.
+		{"score not a number", []byte(`{"type":"track","event":"Intent Signal","userId":"u","timestamp":"2026-01-05T10:00:00Z","properties":{"score":"high"}}`), 0},
+		{"score an object", []byte(`{"type":"track","event":"Intent Signal","userId":"u","timestamp":"2026-01-05T10:00:00Z","properties":{"score":{"v":[1,true]}}}`), 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

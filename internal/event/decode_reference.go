@@ -179,6 +179,9 @@ func (w *wire) unmarshal(data []byte) error {
 		return nil
 	}
 	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		if te.Type == typeOutOfRange {
+			return fail(ReasonWrongType, "%s: %s is out of range", te.Field, te.Value)
+		}
 		got := "number"
 		if raw, uerr := strconv.Unquote(te.Value); uerr == nil {
 			got = kindOf([]byte(raw))
@@ -216,6 +219,8 @@ var (
 	typeStrings = reflect.TypeFor[[]string]()
 	typeID      = reflect.TypeFor[idString]()
 	typeNumber  = reflect.TypeFor[flexNumber]()
+	// typeOutOfRange marks rangeError's type errors.
+	typeOutOfRange = reflect.TypeFor[outOfRange]()
 )
 
 // wantOf names, in JSON terms, what a wire field accepts.

@@ -278,7 +278,8 @@ func TestDecodeWrongTypeEveryField(t *testing.T) {
 		"traits.domain", "traits.website", "traits.industry", "traits.country",
 	}
 	ids := []string{"anonymousId", "userId", "previousId", "groupId", "context.groupId"}
-	nums := []string{"properties.score", "properties.amount", "traits.employees", "traits.company.employees"}
+	// properties.score is lenient (TestDecodeScoreIgnored).
+	nums := []string{"properties.amount", "traits.employees", "traits.company.employees"}
 	objs := []string{"context", "context.page", "context.campaign", "properties", "traits", "traits.company"}
 
 	check := func(t *testing.T, path, raw, want string) {
@@ -300,7 +301,7 @@ func TestDecodeWrongTypeEveryField(t *testing.T) {
 		}
 	}
 	for _, p := range nums {
-		for _, raw := range []string{`true`, `{}`, `[1]`, `"abc"`, `""`, `" 1"`, `"1 "`, `"0x10"`, `"NaN"`, `"Inf"`, `"+1"`, `"1e999"`, `1e999`, `"01"`, `"1."`, `"\u0031"`} {
+		for _, raw := range []string{`true`, `{}`, `[1]`, `"abc"`, `""`, `" 1"`, `"1 "`, `"0x10"`, `"NaN"`, `"Inf"`, `"+1"`, `"01"`, `"1."`, `"\u0031"`} {
 			check(t, p, raw, "number or numeric string")
 		}
 	}
@@ -312,6 +313,84 @@ func TestDecodeWrongTypeEveryField(t *testing.T) {
 	check(t, "traits.technologies", `"salesforce"`, "array of strings")
 	check(t, "traits.technologies", `{}`, "array of strings")
 	check(t, "traits.technologies.0", `true`, "string")
+}
+
+// TestDecodeNumberOutOfRange: a number beyond float64 in a field read as a
+// number is refused with a detail that names the field and says so, not a
+// generic type error.
+func TestDecodeNumberOutOfRange(t *testing.T) {
+	long := "1" + strings.Repeat("0", 400)
+	tests := []struct{ path, raw, want string }{
+		{"traits.employees", `1e400`, "traits.employees: 1e400 is out of range"},
+		{"traits.employees", `"1e400"`, `traits.employees: "1e400" is out of range`},
+		{"traits.employees", `-1e400`, "traits.employees: -1e400 is out of range"},
+		{"traits.company.employees", `1e999`, "traits.company.employees: 1e999 is out of range"},
+		{"properties.amount", `"-2E+400"`, `properties.amount: "-2E+400" is out of range`},
+		{"traits.employees", long, "traits.employees: " + long[:32] + "... is out of range"},
+	}
+	for _, tt := range tests {
+		in := `{"type":"group","groupId":"g",` + ts + `,` + strings.TrimSuffix(strings.TrimPrefix(nest(tt.path, tt.raw), "{"), "}") + `}`
+		de := decodeErr(t, in, DefaultLimits())
+		require.Equal(t, ReasonWrongType, de.Reason, "input %s", in)
+		require.Equal(t, tt.want, de.Detail, "input %s", in)
+	}
+	// The largest float64 and the smallest denormal are in range; below
+	// that a number reads as 0, as strconv.ParseFloat has it.
+	ev := decodeOK(t, `{"type":"group","groupId":"g",`+ts+`,"traits":{"employees":1.7976931348623157e308,"company":{"employees":4e-324}}}`)
+	require.Equal(t, int64(1<<63-1), ev.Traits.Employees)
+	ev = decodeOK(t, `{"type":"group","groupId":"g",`+ts+`,"traits":{"employees":1e-400}}`)
+	require.True(t, ev.Traits.HasEmployees)
+	require.Zero(t, ev.Traits.Employees)
+}
+
+// TestDecodeScoreIgnored: properties.score is free-form like every property,
+// so a value that is not a number loses only the score, never the event:
+// the event decodes with HasScore false and ScoreIgnored set, and everything
+// else it carries.
+func TestDecodeScoreIgnored(t *testing.T) {
+	intent := func(score string) string {
+		return `{"type":"track","event":"Intent Signal",` + ts + `,"context":{"groupId":"acme.com"},` +
+			`"properties":{"topic":"crm","score":` + score + `,"source":"bombora","competitor":"marketo"}}`
+	}
+	for _, raw := range []string{
+		`"high"`, `""`, `" 71"`, `"\u0037\u0031"`, `"0x10"`, `"NaN"`, `true`, `false`, `{}`, `{"value":71}`, `[]`, `[71]`,
+		`1e400`, `"1e400"`, `-1e999`,
+	} {
+		ev := decodeOK(t, intent(raw))
+		require.False(t, ev.Properties.HasScore, "score %s", raw)
+		require.True(t, ev.Properties.ScoreIgnored, "score %s", raw)
+		require.Zero(t, ev.Properties.Score, "score %s", raw)
+		require.Equal(t, "Intent Signal", ev.Event)
+		require.Equal(t, "acme.com", ev.Context.GroupID)
+		require.Equal(t, "crm", ev.Properties.Topic)
+		require.Equal(t, "marketo", ev.Properties.Competitor)
+		require.Equal(t, "bombora", ev.Properties.Source)
+	}
+	for raw, want := range map[string]float64{`71`: 71, `"71"`: 71, `-3.5`: -3.5, `"1e2"`: 100} {
+		ev := decodeOK(t, intent(raw))
+		require.True(t, ev.Properties.HasScore, "score %s", raw)
+		require.False(t, ev.Properties.ScoreIgnored, "score %s", raw)
+		require.Equal(t, want, ev.Properties.Score)
+	}
+	ev := decodeOK(t, intent(`null`))
+	require.False(t, ev.Properties.HasScore)
+	require.False(t, ev.Properties.ScoreIgnored, "null is absent, not ignored")
+
+	// The last of repeated keys counts, as for every field.
+	ev = decodeOK(t, intent(`"high","score":60`))
+	require.Equal(t, 60.0, ev.Properties.Score)
+	require.False(t, ev.Properties.ScoreIgnored)
+	ev = decodeOK(t, intent(`60,"score":"high"`))
+	require.False(t, ev.Properties.HasScore)
+	require.True(t, ev.Properties.ScoreIgnored)
+	ev = decodeOK(t, intent(`"high","score":null`))
+	require.False(t, ev.Properties.ScoreIgnored)
+
+	// What the record must still be is still checked inside a score.
+	require.Equal(t, ReasonFieldTooLong, decodeErr(t, intent(`{"x":"`+strings.Repeat("y", 25)+`"}`), Limits{MaxBytes: 1 << 20, MaxDepth: 32, MaxString: 24}).Reason)
+	require.Equal(t, ReasonTooDeep, decodeErr(t, intent(strings.Repeat("[", 40)+strings.Repeat("]", 40)), DefaultLimits()).Reason)
+	require.Equal(t, ReasonInvalidJSON, decodeErr(t, intent(`tru`), DefaultLimits()).Reason)
+	require.Equal(t, ReasonInvalidJSON, decodeErr(t, intent(`01`), DefaultLimits()).Reason)
 }
 
 // nest returns the JSON object that holds raw at the dotted path; a numeric

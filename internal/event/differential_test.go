@@ -125,6 +125,18 @@ var diffSeeds = []string{
 	`{"type":"group","groupId":"g",` + ts + `,"traits":{"employees":1e-400,"company":{"employees":-1e300}}}`,
 	`{"type":"group","groupId":"g",` + ts + `,"traits":{"employees":"-0.0E-0"}}`,
 	`{"type":"group","groupId":"g",` + ts + `,"traits":{"employees":01}}`,
+	`{"type":"group","groupId":"g",` + ts + `,"traits":{"employees":1e400}}`,
+	// properties.score: anything not a number is ignored, not refused.
+	`{"type":"track","event":"Intent Signal","userId":"u",` + ts + `,"properties":{"topic":"t","score":"high"}}`,
+	`{"type":"track","event":"x","userId":"u",` + ts + `,"properties":{"score":{"a":[1,{"b":"c"}]},"score":[],"score":true}}`,
+	`{"type":"track","event":"x","userId":"u",` + ts + `,"properties":{"score":"\u0031","score":1e400,"score":"-1e999"}}`,
+	`{"type":"track","event":"x","userId":"u",` + ts + `,"properties":{"score":false,"score":"7"}}`,
+	`{"type":"track","event":"x","userId":"u",` + ts + `,"properties":{"score":"high","score":null}}`,
+	`{"type":"track","event":"x","userId":"u",` + ts + `,"properties":{"score":[[[[[1]]]]]}}`,
+	`{"type":"track","event":"x","userId":"u",` + ts + `,"properties":{"score":"1234567890123"}}`,
+	`{"type":"track","event":"x","userId":"u",` + ts + `,"properties":{"score":{"k":"1234567890123"}}}`,
+	`{"type":"track","event":"x","userId":"u",` + ts + `,"properties":{"score":01}}`,
+	`{"type":"track","event":"x","userId":"u",` + ts + `,"properties":{"score":[1,]}}`,
 	// Limits at their edges (see diffLimits).
 	`{"type":"page","userId":"123456789012",` + ts + `}`,
 	`{"type":"page","userId":"1234567890123",` + ts + `}`,

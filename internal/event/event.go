@@ -110,6 +110,12 @@ type Properties struct {
 	Domain     string // Intent Signal / account-only events
 	Amount     float64
 	Currency   string
+
+	// ScoreIgnored: properties.score was there but not a number (or a
+	// number beyond float64). It reads as absent (HasScore false) instead
+	// of refusing the event: properties are free-form, and a score of
+	// "high" must not lose an event its other rules would score.
+	ScoreIgnored bool
 }
 
 // Company is identify's traits.company.

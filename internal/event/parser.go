@@ -142,6 +142,7 @@ const (
 	kindID                  // idString: string or number; null clears
 	kindScratch             // scratch: string, not kept; null clears
 	kindNumber              // flexNumber: number or numeric string; null clears
+	kindLoose               // looseNumber: as kindNumber, anything else is ignored
 )
 
 func kindOfField(f field) kind {
@@ -150,7 +151,9 @@ func kindOfField(f field) kind {
 		return kindScratch
 	case fAnonymousID, fUserID, fPreviousID, fGroupID, fContextGroupID:
 		return kindID
-	case fPropScore, fPropAmount, fTraitEmployees, fCompanyEmployees:
+	case fPropScore:
+		return kindLoose
+	case fPropAmount, fTraitEmployees, fCompanyEmployees:
 		return kindNumber
 	}
 	return kindString
@@ -435,6 +438,9 @@ func (p *parser) child(f field, i int) int {
 func (p *parser) scalar(f field, i int) int {
 	d := p.data
 	k := kindOfField(f)
+	if k == kindLoose {
+		return p.loose(f, i)
+	}
 	switch c := d[i]; {
 	case c == '"':
 		s, j := str(d, i, p.lim.MaxString)
@@ -477,6 +483,36 @@ func (p *parser) scalar(f field, i int) int {
 		return j
 	}
 	return -1
+}
+
+// loose reads the value of looseNumber field f at i: a number or numeric
+// string sets it, null clears it, and any other JSON value clears it and
+// marks it bad, as looseNumber does.
+func (p *parser) loose(f field, i int) int {
+	d := p.data
+	n := &p.nums[numIndex(f)]
+	switch c := d[i]; {
+	case c == 'n':
+		*n = flexNumber{}
+		return lit(d, i, "null")
+	case c == '"':
+		s, j := str(d, i, p.lim.MaxString)
+		if j >= 0 && (s.esc() || !p.setNumber(f, s.raw(d))) {
+			*n = flexNumber{bad: true}
+		}
+		return j
+	case c == '-' || c >= '0' && c <= '9':
+		j := number(d, i)
+		if j >= 0 && !p.setNumber(f, d[i:j]) {
+			*n = flexNumber{bad: true}
+		}
+		return j
+	}
+	j := p.skip(i)
+	if j >= 0 {
+		*n = flexNumber{bad: true}
+	}
+	return j
 }
 
 // set records the value of scalar field f.
@@ -894,7 +930,7 @@ func (p *parser) build(ev *Event) {
 		s.commit(size, len(a.b))
 		slabs.Put(s)
 	}
-	ev.Properties.Score, ev.Properties.HasScore = p.nums[0].v, p.nums[0].set
+	ev.Properties.Score, ev.Properties.HasScore, ev.Properties.ScoreIgnored = p.nums[0].v, p.nums[0].set, p.nums[0].bad
 	ev.Properties.Amount = p.nums[1].v
 	ev.Traits.Employees, ev.Traits.HasEmployees = p.nums[2].int(), p.nums[2].set
 	ev.Traits.Company.Employees = p.nums[3].int()

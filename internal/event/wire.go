@@ -57,17 +57,17 @@ type wireCampaign struct {
 }
 
 type wireProperties struct {
-	URL        string     `json:"url"`
-	Path       string     `json:"path"`
-	Title      string     `json:"title"`
-	Referrer   string     `json:"referrer"`
-	Topic      string     `json:"topic"`
-	Score      flexNumber `json:"score"`
-	Source     string     `json:"source"`
-	Competitor string     `json:"competitor"`
-	Domain     string     `json:"domain"`
-	Amount     flexNumber `json:"amount"`
-	Currency   string     `json:"currency"`
+	URL        string      `json:"url"`
+	Path       string      `json:"path"`
+	Title      string      `json:"title"`
+	Referrer   string      `json:"referrer"`
+	Topic      string      `json:"topic"`
+	Score      looseNumber `json:"score"`
+	Source     string      `json:"source"`
+	Competitor string      `json:"competitor"`
+	Domain     string      `json:"domain"`
+	Amount     flexNumber  `json:"amount"`
+	Currency   string      `json:"currency"`
 }
 
 type wireTraits struct {
@@ -199,10 +199,13 @@ func (s *idString) UnmarshalJSON(b []byte) error {
 
 // flexNumber is a number real payloads send either as a JSON number or as a
 // string holding one ("250"). null is absent; anything else, including a
-// string that is not a JSON number, is the wrong type.
+// string that is not a JSON number, is the wrong type, and a number beyond
+// float64 is out of range.
 type flexNumber struct {
 	v   float64
 	set bool
+	// bad: a looseNumber that held something else, ignored.
+	bad bool
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -221,9 +224,21 @@ func (n *flexNumber) UnmarshalJSON(b []byte) error {
 	// ParseFloat does not keep its argument (errors carry a copy).
 	v, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(num), len(num)), 64)
 	if err != nil || math.IsInf(v, 0) {
-		return typeError(b, typeNumber) // out of float64 range
+		return rangeError(b)
 	}
 	n.v, n.set = v, true
+	return nil
+}
+
+// looseNumber is a flexNumber where payloads are free-form (properties):
+// whatever else it holds, it is absent and marked bad, never an error.
+type looseNumber struct{ flexNumber }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (n *looseNumber) UnmarshalJSON(b []byte) error {
+	if n.flexNumber.UnmarshalJSON(b) != nil {
+		n.flexNumber = flexNumber{bad: true}
+	}
 	return nil
 }
 
@@ -280,6 +295,21 @@ func isNumber(b []byte) bool {
 		}
 	}
 	return i == len(b)
+}
+
+// outOfRange is the type rangeError names: a number beyond float64.
+type outOfRange struct{}
+
+// rangeError reports a number beyond float64 (1e400) as a type error with
+// the type outOfRange, so the parser prepends the field path as it does to
+// type errors, and unmarshal tells it apart. Value holds the number's JSON
+// text, shortened.
+func rangeError(b []byte) error {
+	v := string(b)
+	if len(v) > 32 {
+		v = v[:32] + "..."
+	}
+	return &json.UnmarshalTypeError{Value: v, Type: typeOutOfRange}
 }
 
 // typeError builds the error the parser itself reports for a mistyped field,
