@@ -47,17 +47,26 @@ type ScoreChange struct {
 	Persona string `json:"persona"`
 	// Cause says what produced the change: "event" (an event applied),
 	// "decay" (event time passed a label or stage line, no event for this
-	// account), "rules" (a new rules file re-scored the account) or
-	// "merge" (a duplicate lead's engagement was folded into this contact).
+	// account), "rules" (a new rules file re-scored the account), "merge"
+	// (a duplicate lead's engagement was folded into this contact),
+	// "correction" (an event that arrived late changed this row, written
+	// before: same identity, new content) or "retraction" (see Retracted).
 	Cause string `json:"cause"`
+	// Retracted: an event that arrived late means event-time order does
+	// not write this row at all. A retraction carries the row's identity
+	// (account, contact, source) and replaces the row under FINAL; readers
+	// skip retracted rows.
+	Retracted bool `json:"retracted,omitempty"`
 }
 
 // The causes of a score change.
 const (
-	CauseEvent = "event"
-	CauseDecay = "decay"
-	CauseRules = "rules"
-	CauseMerge = "merge"
+	CauseEvent      = "event"
+	CauseDecay      = "decay"
+	CauseRules      = "rules"
+	CauseMerge      = "merge"
+	CauseCorrection = "correction"
+	CauseRetraction = "retraction"
 )
 
 // AccountScore is the latest score of an account (or contact): a row of
@@ -130,6 +139,11 @@ type Handoff struct {
 	RulesVersion   string    `json:"rules_version"`
 	At             time.Time `json:"at"`
 	Source         Source    `json:"source"`
+	// Retracted: an event that arrived late shows the lead did not enter
+	// mql here after all; the record carries the hand-off's identity
+	// (account, contact, source). A corrected hand-off is written again
+	// with the same identity and Retracted false.
+	Retracted bool `json:"retracted,omitempty"`
 }
 
 // ScoreEvent is one event applied to an account (and its contact), with
@@ -148,6 +162,9 @@ type ScoreEvent struct {
 	Rules  []string
 	Points []float64
 	Source Source
+	// Retracted: the row's identity (account, contact, at, source), which
+	// event-time order does not write (see ScoreChange.Retracted).
+	Retracted bool
 }
 
 // FunnelTransition is a change of stage: a row of funnel_transitions.
@@ -168,6 +185,10 @@ type FunnelTransition struct {
 	LastMedium   string
 	LastCampaign string
 	RecordSource Source
+	// Retracted: the row's identity (account, contact, at, stages,
+	// source), which event-time order does not write (see
+	// ScoreChange.Retracted).
+	Retracted bool
 }
 
 // VisitorCompany is a company identified by its visitors' IP addresses: a
