@@ -277,11 +277,12 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	err := cfg.Validate()
-	if err == nil && cfg.Rules != "" {
-		_, err = scorer.Load(cfg.Rules)
-	}
-	if err != nil {
+	// What run refuses before it connects, check-config refuses: New
+	// validates the configuration and loads the rules, the hygiene lists
+	// and the IP ranges, connecting nowhere.
+	// Warnings only: skipped rows of the range files, not the load report.
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if _, err := pipeline.New(cfg, pipeline.WithLogger(log)); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
