@@ -179,6 +179,12 @@ func cmdRun(args []string, stderr io.Writer) int {
 	ctx, stop := signalContext()
 	defer stop()
 	if err := e.Run(ctx); err != nil {
+		if errors.Is(err, pipeline.ErrStartCheck) {
+			// ClickHouse or the brokers refused or did not answer before
+			// the group was joined: one plain line for whoever started it.
+			fmt.Fprintln(stderr, "leadscore:", err)
+			return exitFailure
+		}
 		log.Error("engine stopped", "err", err)
 		return exitFailure
 	}
