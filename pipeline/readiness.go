@@ -70,7 +70,7 @@ func (e *Engine) checkBrokers(ctx context.Context) error {
 	if wait == 0 {
 		wait = defaultBrokerWait
 	}
-	return e.waitStart(ctx, "kafka brokers", wait, "franz-go's dial timeout", time.Second, func(ctx context.Context) error {
+	return e.waitStart(ctx, "kafka brokers", wait, "", time.Second, func(ctx context.Context) error {
 		req := kmsg.NewPtrMetadataRequest()
 		req.Topics = []kmsg.MetadataRequestTopic{} // brokers only
 		resp, err := req.RequestWith(ctx, cl)
@@ -85,7 +85,7 @@ func (e *Engine) checkBrokers(ctx context.Context) error {
 }
 
 // waitStart runs check until it passes, fails with sinks.ErrPermanent, or
-// wait (named by setting) has passed, trying again every interval and
+// wait (named by setting, if one sets it) has passed, trying again every interval and
 // logging each failure. Each attempt gets what is left of wait.
 func (e *Engine) waitStart(ctx context.Context, what string, wait time.Duration, setting string, interval time.Duration, check func(context.Context) error) error {
 	deadline := time.Now().Add(wait)
@@ -105,7 +105,10 @@ func (e *Engine) waitStart(ctx context.Context, what string, wait time.Duration,
 		// could only time out, hiding the error the server gave.
 		left := time.Until(deadline) - lastAttempt
 		if left <= 0 {
-			return startCheckError{fmt.Errorf("no answer within %s (%s): %w", wait, setting, err)}
+			if setting != "" {
+				return startCheckError{fmt.Errorf("no answer within %s (%s): %w", wait, setting, err)}
+			}
+			return startCheckError{fmt.Errorf("no answer within %s: %w", wait, err)}
 		}
 		pause := min(interval, left)
 		e.log.Warn("waiting for "+what+" to answer", "err", err, "retry_in", pause.String())
