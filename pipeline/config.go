@@ -19,6 +19,7 @@ import (
 	"github.com/leadscore/leadscore/features/hygiene"
 	"github.com/leadscore/leadscore/features/ipmatch"
 	"github.com/leadscore/leadscore/scorer"
+	"github.com/leadscore/leadscore/sinks"
 )
 
 // IPMatchConfig is ipmatch.Config in the engine's file: csv, mmdb and
@@ -417,13 +418,13 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%s: %s: %s", where, field, fmt.Sprintf(format, args...)))
 	}
 	for i, b := range c.Kafka.Brokers {
-		if _, _, err := net.SplitHostPort(b); err != nil {
-			bad("kafka.brokers["+strconv.Itoa(i)+"]", "%q is not host:port", b)
+		if err := checkAddr(b, 1); err != nil {
+			bad("kafka.brokers["+strconv.Itoa(i)+"]", "%v", err)
 		}
 	}
 	if len(c.Kafka.Brokers) == 0 {
-		if _, _, err := net.SplitHostPort(c.Kafka.Embedded.Listen); err != nil {
-			bad("kafka.embedded.listen", "%q is not host:port", c.Kafka.Embedded.Listen)
+		if err := checkEmbeddedListen(c.Kafka.Embedded.Listen); err != nil {
+			bad("kafka.embedded.listen", "%v", err)
 		}
 	}
 	if c.Kafka.Group == "" {
@@ -471,12 +472,17 @@ func (c *Config) Validate() error {
 			bad("clickhouse.addr", "must name at least one host:port (or set clickhouse.disabled)")
 		}
 		for i, a := range c.ClickHouse.Addr {
-			if _, _, err := net.SplitHostPort(a); err != nil {
-				bad("clickhouse.addr["+strconv.Itoa(i)+"]", "%q is not host:port", a)
+			if err := checkAddr(a, 1); err != nil {
+				bad("clickhouse.addr["+strconv.Itoa(i)+"]", "%v", err)
 			}
 		}
 		if c.ClickHouse.Database == "" {
 			bad("clickhouse.database", "must not be empty")
+		} else if (sinks.ClickHouseConfig{Database: c.ClickHouse.Database}).Validate() != nil {
+			bad("clickhouse.database", "%q: use letters, digits and underscores, not starting with a digit", c.ClickHouse.Database)
+		}
+		if c.ClickHouse.DialTimeout <= 0 {
+			bad("clickhouse.dial_timeout", "must be positive")
 		}
 		if c.ClickHouse.MaxBufferRows < 1 {
 			bad("clickhouse.max_buffer_rows", "must be at least 1")
@@ -576,6 +582,34 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkAddr reports what a client would refuse in a host:port address: the
+// port must be a number from minPort to 65535 (franz-go reads no service
+// names).
+func checkAddr(addr string, minPort int) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < minPort || p > 65535 {
+		return fmt.Errorf("%q: the port must be a number from %d to 65535", addr, minPort)
+	}
+	return nil
+}
+
+// checkEmbeddedListen reports what StartEmbedded refuses in
+// kafka.embedded.listen. The embedded broker has no authentication, so it
+// listens on the loopback interface only; port 0 picks a free port.
+func checkEmbeddedListen(listen string) error {
+	if err := checkAddr(listen, 0); err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(listen)
+	if host != "127.0.0.1" && host != "localhost" && host != "" {
+		return fmt.Errorf("%q: the embedded broker listens on 127.0.0.1 only (it has no authentication); set kafka.brokers to reach a broker from other hosts", listen)
+	}
+	return nil
 }
 
 // compressionCodec is the franz-go codec of a kafka.compression name.

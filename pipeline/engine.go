@@ -100,9 +100,17 @@ type Engine struct {
 	sinkDown  bool
 	nextProbe time.Time
 
-	ready    atomic.Bool
-	sinkErr  atomic.Pointer[error]
-	httpAddr atomic.Value // string
+	ready atomic.Bool
+	// sinkErr is the loop's view of the sinks (a flush that failed),
+	// pingErr the prober's (watchSinks); either makes the engine not ready.
+	sinkErr, pingErr atomic.Pointer[error]
+	// healthMu orders updates of leadscore_pipeline_sink_down from the
+	// loop and the prober; a leaf lock, held for no I/O.
+	healthMu sync.Mutex
+	// brokerWait bounds the wait for the brokers at start (tests shorten
+	// it; zero is defaultBrokerWait).
+	brokerWait time.Duration
+	httpAddr   atomic.Value // string
 
 	// rulesFile is the rules file the engine polls (nil: the example
 	// rules); rulesProblem the last problem logged about it, which is not
@@ -205,19 +213,30 @@ func (e *Engine) Brokers() []string {
 }
 
 // Ready reports whether the engine has joined its group and its sinks are
-// healthy.
-func (e *Engine) Ready() bool { return e.ready.Load() && e.sinkErr.Load() == nil }
+// healthy: the last flush went through and the last probe was answered.
+func (e *Engine) Ready() bool { return e.ready.Load() && e.sinkProblem() == nil }
 
 // Run consumes until ctx is cancelled, then flushes, commits and leaves the
 // group. It returns nil after a clean stop.
+//
+// Before it joins the group it checks ClickHouse (the user, the password,
+// the database and its tables) and the brokers; an error of those checks
+// is ErrStartCheck, one line naming the address and the cause.
 func (e *Engine) Run(ctx context.Context) (err error) {
+	if err := e.checkClickHouse(ctx); err != nil {
+		return err
+	}
 	if len(e.cfg.Kafka.Brokers) == 0 {
 		if e.embedded, err = StartEmbedded(e.cfg); err != nil {
 			return err
 		}
 		defer e.embedded.Close()
 		e.log.Info("embedded kafka broker started", "addr", e.embedded.ListenAddrs())
-	} else if e.cfg.Kafka.CreateTopics {
+	}
+	if err := e.checkBrokers(ctx); err != nil {
+		return err
+	}
+	if len(e.cfg.Kafka.Brokers) > 0 && e.cfg.Kafka.CreateTopics {
 		if err := createTopics(ctx, e.cfg); err != nil {
 			return err
 		}
@@ -252,6 +271,9 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		return err
 	}
 	defer stopHTTP()
+	if e.ch != nil {
+		defer e.watchSinks(ctx, e.ch)() // stopped before the sinks close
+	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go e.watchRules(watchCtx)
@@ -411,7 +433,7 @@ func (e *Engine) restartSession(ctx context.Context, cause error) error {
 	e.dropWorkers(e.assignedParts())
 	e.inTxn, e.revokedSinceEnd, e.sinkDown, e.restoreErr = false, false, false, nil
 	clear(e.cycleFrom) // the new session starts from the committed offsets
-	e.metrics.sinkDown.Set(0)
+	e.setSinkErr(nil)  // not paused any more; the prober still reports
 	e.dlq.reset()
 	if e.ch != nil {
 		e.ch.Discard(ctx)
@@ -857,7 +879,6 @@ func (e *Engine) flushSinks(ctx context.Context, b *rows.Batch) error {
 // with mu held.
 func (e *Engine) backOff(ctx context.Context, cause error) error {
 	e.setSinkErr(cause)
-	e.metrics.sinkDown.Set(1)
 	e.log.Error("sink did not take the cycle's rows in time; pausing consumption until it answers",
 		"err", cause, "flush_timeout", e.cfg.ClickHouse.FlushTimeout.D().String())
 	e.cl.PauseFetchTopics(e.cfg.ConsumedTopics()...)
@@ -897,7 +918,6 @@ func (e *Engine) probeSinks(ctx context.Context) {
 		}
 	}
 	e.setSinkErr(nil)
-	e.metrics.sinkDown.Set(0)
 	e.sinkDown = false
 	e.cl.ResumeFetchTopics(e.cfg.ConsumedTopics()...)
 	e.log.Info("sink answers again; consumption resumed")
@@ -944,14 +964,6 @@ func (e *Engine) restoreWorker(ctx context.Context, w *worker) error {
 	e.metrics.accounts.Add(float64(len(w.accounts)))
 	e.log.Info("partition state restored", "partition", w.key(), "records", n, "accounts", len(w.accounts), "seconds", d.Seconds())
 	return nil
-}
-
-func (e *Engine) setSinkErr(err error) {
-	if err == nil {
-		e.sinkErr.Store(nil)
-		return
-	}
-	e.sinkErr.Store(&err)
 }
 
 // onAssigned creates a worker per new partition and restores its state from

@@ -38,8 +38,8 @@ func (e *Engine) serveHTTP() (func(), error) {
 			http.Error(w, "not ready: not consuming yet", http.StatusServiceUnavailable)
 			return
 		}
-		if p := e.sinkErr.Load(); p != nil {
-			http.Error(w, "not ready: sink: "+(*p).Error(), http.StatusServiceUnavailable)
+		if err := e.sinkProblem(); err != nil {
+			http.Error(w, "not ready: sink: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")

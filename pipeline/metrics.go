@@ -112,7 +112,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		sinkDown: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "leadscore_pipeline_sink_down",
-			Help: "1 while a sink did not take a cycle's rows in time and consumption is paused until it answers.",
+			Help: "1 while a sink does not answer its probe (every clickhouse.probe_interval), or did not take a cycle's rows in time and consumption is paused until it answers.",
 		}),
 		handoffs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "leadscore_pipeline_handoffs_total",

@@ -395,10 +395,66 @@ func (c *ClickHouse) Discard(ctx context.Context) {
 	c.space = make(chan struct{})
 }
 
-// Ping checks that a server answers.
+// Ping checks that a server answers. A new connection authenticates as the
+// configured user and opens the configured database.
 func (c *ClickHouse) Ping(ctx context.Context) error {
 	if err := c.conn.Ping(ctx); err != nil {
 		return fmt.Errorf("ping clickhouse: %w", err)
+	}
+	return nil
+}
+
+// CheckClickHouse checks once that cfg's servers accept its user and
+// password and hold its database with every table the sink writes (those
+// that Migrate creates): a start-up check, so that a wrong password or a
+// missing migration stops a process before it consumes anything rather than
+// at its first flush. The error names the addresses, the user and the
+// database, never the password. A refusal (the server answered with an
+// exception, as for a wrong password or an unknown database) and missing
+// tables are ErrPermanent; anything else (a refused or broken connection, a
+// timeout) may pass once the server is up.
+func CheckClickHouse(ctx context.Context, cfg ClickHouseConfig) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("check clickhouse: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	where := fmt.Sprintf("%s (user %s, database %s)", strings.Join(cfg.Addr, ","), cfg.Username, cfg.Database)
+	conn, err := cfg.open(cfg.Database)
+	if err != nil {
+		return fmt.Errorf("check clickhouse %s: %w", where, err)
+	}
+	defer conn.Close()
+	if err := conn.Ping(ctx); err != nil {
+		if !transient(err) {
+			err = permanentError{err}
+		}
+		return fmt.Errorf("check clickhouse %s: %w", where, err)
+	}
+	rs, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = currentDatabase()")
+	if err != nil {
+		return fmt.Errorf("check clickhouse %s: list tables: %w", where, err)
+	}
+	have := map[string]bool{}
+	for rs.Next() {
+		var name string
+		if err := rs.Scan(&name); err != nil {
+			rs.Close()
+			return fmt.Errorf("check clickhouse %s: list tables: %w", where, err)
+		}
+		have[name] = true
+	}
+	if err := errors.Join(rs.Err(), rs.Close()); err != nil {
+		return fmt.Errorf("check clickhouse %s: list tables: %w", where, err)
+	}
+	var missing []string
+	for _, t := range new(chBlock).tables() {
+		if !have[t.table()] {
+			missing = append(missing, t.table())
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("check clickhouse %s: %w", where,
+			permanentError{fmt.Errorf("tables missing: %s (run leadscore migrate)", strings.Join(missing, ", "))})
 	}
 	return nil
 }
@@ -435,6 +491,9 @@ type permanentError struct{ err error }
 
 func (e permanentError) Error() string { return e.err.Error() }
 func (e permanentError) Unwrap() error { return e.err }
+
+// Is makes a permanentError an ErrPermanent for callers.
+func (e permanentError) Is(target error) bool { return target == ErrPermanent }
 
 // transient tells whether an insert that failed with err may succeed when
 // tried again. Server exceptions are permanent (a missing table, a type

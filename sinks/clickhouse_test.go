@@ -550,6 +550,44 @@ func TestClickHousePingUnreachable(t *testing.T) {
 	require.Error(t, sink.Ping(ctx))
 }
 
+// TestCheckClickHouse: the start-up check passes on a migrated database;
+// a refused user, an unknown database or a missing table is permanent and
+// named, with no password in the error; an unreachable server is not
+// permanent.
+func TestCheckClickHouse(t *testing.T) {
+	s := clickHouseServer(t)
+	cfg := testClickHouseConfig(t, s)
+	require.NoError(t, CheckClickHouse(t.Context(), cfg))
+
+	permanent := func(cfg ClickHouseConfig, want string) {
+		t.Helper()
+		err := CheckClickHouse(t.Context(), cfg)
+		require.ErrorIs(t, err, ErrPermanent)
+		require.ErrorContains(t, err, "check clickhouse "+s.Addr+" (user ")
+		require.ErrorContains(t, err, want)
+		if cfg.Password != "" {
+			require.NotContains(t, err.Error(), cfg.Password)
+		}
+	}
+	wrong := cfg
+	wrong.Password = "hunter2-not-it"
+	permanent(wrong, "user default, database "+cfg.Database+"): code: ")
+	nobody := cfg
+	nobody.Username = "nobody"
+	permanent(nobody, "user nobody")
+	missingDB := cfg
+	missingDB.Database = "no_such_database"
+	permanent(missingDB, "code: 81")
+	require.NoError(t, query(t, cfg).Exec(t.Context(), "DROP TABLE lead_merges"))
+	permanent(cfg, "tables missing: lead_merges (run leadscore migrate)")
+
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	err := CheckClickHouse(ctx, ClickHouseConfig{Addr: []string{"127.0.0.1:1"}, DialTimeout: time.Second})
+	require.ErrorContains(t, err, "check clickhouse 127.0.0.1:1 (user default, database leadscore): ")
+	require.NotErrorIs(t, err, ErrPermanent)
+}
+
 func TestInsertSQLGolden(t *testing.T) {
 	var blk chBlock
 	var b strings.Builder

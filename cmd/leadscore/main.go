@@ -179,6 +179,12 @@ func cmdRun(args []string, stderr io.Writer) int {
 	ctx, stop := signalContext()
 	defer stop()
 	if err := e.Run(ctx); err != nil {
+		if errors.Is(err, pipeline.ErrStartCheck) {
+			// ClickHouse or the brokers refused or did not answer before
+			// the group was joined: one plain line for whoever started it.
+			fmt.Fprintln(stderr, "leadscore:", err)
+			return exitFailure
+		}
 		log.Error("engine stopped", "err", err)
 		return exitFailure
 	}
@@ -277,12 +283,12 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	err := cfg.Validate()
-	if err == nil && cfg.Rules != "" {
-		// Within rules_limits, as run loads it.
-		_, err = cfg.RulesLimits.Load(cfg.Rules)
-	}
-	if err != nil {
+	// What run refuses before it connects, check-config refuses: New
+	// validates the configuration and loads the rules, the hygiene lists
+	// and the IP ranges, connecting nowhere.
+	// Warnings only: skipped rows of the range files, not the load report.
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if _, err := pipeline.New(cfg, pipeline.WithLogger(log)); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
