@@ -32,6 +32,8 @@ type metrics struct {
 	leadMerges      *prometheus.CounterVec
 	mergesApplied   *prometheus.CounterVec
 	rebuilds        prometheus.Counter
+	corrections     *prometheus.CounterVec
+	retractions     *prometheus.CounterVec
 	// valuesIgnored counts values of known fields that were ignored rather
 	// than losing their record; scoresIgnored is its properties.score.
 	valuesIgnored *prometheus.CounterVec
@@ -48,6 +50,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "leadscore_pipeline_dead_letters_total",
 			Help: "Records sent to the dead-letter topic, by reason code.",
 		}, []string{"reason"}),
+		corrections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_corrections_total",
+			Help: "Rows written again with new content because an event arrived late, by table.",
+		}, []string{"table"}),
+		retractions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_retractions_total",
+			Help: "Rows retracted because an event that arrived late means event-time order does not write them, by table.",
+		}, []string{"table"}),
 		rebuilds: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "leadscore_pipeline_account_rebuilds_total",
 			Help: "Accounts rebuilt from their open tail because a record arrived before one already applied.",
@@ -162,7 +172,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.records, m.deadLetters, m.changes, m.accounts, m.partitions,
 			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.sinkDown, m.evicted, m.linksEvicted, m.sessionRestarts, m.visitorsEvicted, m.reloaded, m.storeBytes, m.rekeyHop,
-			m.handoffs, m.decayChanges, m.contactsDropped, m.rulesReloads, m.rulesInfo, m.rejectedLeads, m.jobChanges, m.leadMerges, m.mergesApplied, m.rebuilds)
+			m.handoffs, m.decayChanges, m.contactsDropped, m.rulesReloads, m.rulesInfo, m.rejectedLeads, m.jobChanges, m.leadMerges, m.mergesApplied, m.rebuilds, m.corrections, m.retractions)
 		reg.MustRegister(m.valuesIgnored)
 	}
 	m.scoresIgnored = m.valuesIgnored.WithLabelValues("properties.score")

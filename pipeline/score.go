@@ -258,7 +258,7 @@ func (w *worker) apply(id, cid string, a *account, c *contact, ev *event.Event, 
 			c.Hours.Add(ev.Time, loc)
 		}
 	}
-	if w.scoreEvents && len(hits) > 0 && w.emits(src) {
+	if w.scoreEvents && len(hits) > 0 {
 		se := rows.ScoreEvent{AccountID: id, ContactID: cid, At: ev.Time, Type: ev.Type.String(), Event: ev.Event, Source: src}
 		if ev.Type == event.TypePage {
 			se.Path = ev.PagePath()
@@ -270,43 +270,45 @@ func (w *worker) apply(id, cid string, a *account, c *contact, ev *event.Event, 
 		}
 		se.Rules, se.Points = w.arena.strs[ns:len(w.arena.strs):len(w.arena.strs)], w.arena.floats[np:len(w.arena.floats):len(w.arena.floats)]
 		w.batch.Events = append(w.batch.Events, se)
+		w.noteOut(a, outEvent)
 	}
 }
 
 // emit appends the rows an evaluation produces for an account (cid "") or
 // a contact: a funnel transition when the stage changed (or on the first
 // evaluation), a hand-off on entering mql, and a score change when
-// ShouldEmit says so. It updates the emitted state, also when a rebuild
-// keeps the rows of src to itself (see emits).
+// ShouldEmit says so. It updates the emitted state. Rows of events and
+// decay are noted in an open tail, for corrections.
 func (w *worker) emit(id, cid string, a *account, st *scorer.State, e *emitted, stageBefore scorer.Stage, res *scorer.Result, src rows.Source, cause string) {
-	loud := w.emits(src)
+	note := cause == rows.CauseEvent || cause == rows.CauseDecay
 	if !e.EnteredFunnel || res.Stage != stageBefore {
+		var first, last event.Campaign
+		if a.FirstTouch != nil {
+			first = *a.FirstTouch
+		}
+		if a.LastTouch != nil {
+			last = *a.LastTouch
+		}
 		from := stageBefore.String()
 		if !e.EnteredFunnel {
 			from = ""
 			e.EnteredFunnel = true
 		}
-		if loud {
-			var first, last event.Campaign
-			if a.FirstTouch != nil {
-				first = *a.FirstTouch
-			}
-			if a.LastTouch != nil {
-				last = *a.LastTouch
-			}
-			w.batch.Transitions = append(w.batch.Transitions, rows.FunnelTransition{
-				AccountID: id, ContactID: cid, FromStage: from, ToStage: res.Stage.String(), At: st.AsOf,
-				Source: first.Source, Medium: first.Medium, Campaign: first.Name,
-				LastSource: last.Source, LastMedium: last.Medium, LastCampaign: last.Name,
-				RecordSource: src,
-			})
+		w.batch.Transitions = append(w.batch.Transitions, rows.FunnelTransition{
+			AccountID: id, ContactID: cid, FromStage: from, ToStage: res.Stage.String(), At: st.AsOf,
+			Source: first.Source, Medium: first.Medium, Campaign: first.Name,
+			LastSource: last.Source, LastMedium: last.Medium, LastCampaign: last.Name,
+			RecordSource: src,
+		})
+		if note {
+			w.noteOut(a, outTransition)
 		}
 	}
 	persona := ""
 	if cid != "" {
 		persona = w.rules.Persona(st.Title)
 	}
-	if loud && res.Stage == scorer.StageMQL && stageBefore != scorer.StageMQL {
+	if res.Stage == scorer.StageMQL && stageBefore != scorer.StageMQL {
 		hours := &a.Hours
 		if c := a.Contacts[cid]; cid != "" && c != nil {
 			hours = &c.Hours
@@ -317,34 +319,36 @@ func (w *worker) emit(id, cid string, a *account, st *scorer.State, e *emitted, 
 			Recommendation: w.rules.Recommendation(res.Label), BestTimes: hours.Best(bestTimes, []string{}),
 			Reasons: append([]rows.Reason{}, res.Reasons...), RulesVersion: w.rules.Version, At: st.AsOf, Source: src,
 		})
-		w.metrics.handoffs.Inc()
+		if note {
+			w.noteOut(a, outHandoff)
+		}
+		if !w.replaying {
+			w.metrics.handoffs.Inc()
+		}
 	}
 	prev := scorer.Result{Score: e.LastScore, Label: e.LastLabel, Stage: e.LastStage}
 	if !w.rules.ShouldEmit(&prev, e.Emitted, res) {
 		return
 	}
-	if loud {
-		prevStage := ""
-		if e.Emitted {
-			prevStage = e.LastStage.String()
-		}
-		w.batch.Changes = append(w.batch.Changes, rows.ScoreChange{
-			AccountID: id, ContactID: cid, Score: res.Score, Fit: res.Fit, Engagement: res.Engagement,
-			Grade: res.Grade, Level: res.Level, Label: res.Label, Stage: res.Stage.String(),
-			PreviousLabel: e.LastLabel, PreviousStage: prevStage, PreviousScore: e.LastScore,
-			Reasons:      w.arena.reasons(res.Reasons),
-			RulesVersion: w.rules.Version, AsOf: st.AsOf, Source: src,
-			Intent: res.Intent, Persona: persona, Cause: cause,
-		})
+	prevStage := ""
+	if e.Emitted {
+		prevStage = e.LastStage.String()
+	}
+	w.batch.Changes = append(w.batch.Changes, rows.ScoreChange{
+		AccountID: id, ContactID: cid, Score: res.Score, Fit: res.Fit, Engagement: res.Engagement,
+		Grade: res.Grade, Level: res.Level, Label: res.Label, Stage: res.Stage.String(),
+		PreviousLabel: e.LastLabel, PreviousStage: prevStage, PreviousScore: e.LastScore,
+		Reasons:      w.arena.reasons(res.Reasons),
+		RulesVersion: w.rules.Version, AsOf: st.AsOf, Source: src,
+		Intent: res.Intent, Persona: persona, Cause: cause,
+	})
+	if note {
+		w.noteOut(a, outChange)
+	}
+	if !w.replaying {
 		w.metrics.changes.Inc()
 	}
 	e.Emitted, e.LastScore, e.LastLabel, e.LastStage = true, res.Score, res.Label, res.Stage
-}
-
-// emits reports whether the rows derived from src are written: always,
-// except in a rebuild (tail.go), which writes only the late record's.
-func (w *worker) emits(src rows.Source) bool {
-	return !w.replaying || slices.Contains(w.louds, src)
 }
 
 // rowArena holds the slices of the rows one process call writes: the sinks

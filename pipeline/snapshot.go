@@ -11,6 +11,7 @@ import (
 
 	"github.com/leadscore/leadscore/features"
 	"github.com/leadscore/leadscore/internal/event"
+	"github.com/leadscore/leadscore/internal/rows"
 	"github.com/leadscore/leadscore/scorer"
 )
 
@@ -53,6 +54,9 @@ import (
 //	         bytes the forwarded record's value
 //	uvarint  sealed keys, then each: varint time, uvarint FNV-1a hash
 //	varint   fired (unix ns)
+//	uvarint  outs, then each: byte kind, uvarint contact hash, string
+//	         topic, varint partition, varint offset, varint time, string
+//	         from, string to, uvarint digest
 //
 // A new field means a new version byte; decodeAccount keeps reading the
 // older ones.
@@ -83,7 +87,21 @@ func appendAccount(b []byte, a *account) ([]byte, error) {
 		b = binary.AppendVarint(b, s.at)
 		b = binary.AppendUvarint(b, s.h)
 	}
-	return binary.AppendVarint(b, tl.fired), nil
+	b = binary.AppendVarint(b, tl.fired)
+	b = binary.AppendUvarint(b, uint64(len(tl.outs)))
+	for i := range tl.outs {
+		o := &tl.outs[i]
+		b = append(b, o.kind)
+		b = binary.AppendUvarint(b, o.contact)
+		b = appendString(b, o.src.Topic)
+		b = binary.AppendVarint(b, int64(o.src.Partition))
+		b = binary.AppendVarint(b, o.src.Offset)
+		b = binary.AppendVarint(b, o.at)
+		b = appendString(b, o.from)
+		b = appendString(b, o.to)
+		b = binary.AppendUvarint(b, o.digest)
+	}
+	return b, nil
 }
 
 func appendBytes(b, v []byte) []byte {
@@ -477,6 +495,23 @@ func (r *byteReader) tail() *tail {
 		}
 	}
 	tl.fired = r.varint()
+	if n := r.count(); n > 0 {
+		tl.outs = make([]tailOut, n)
+		for i := range tl.outs {
+			o := &tl.outs[i]
+			if len(r.b) == 0 {
+				r.bad = true
+				break
+			}
+			o.kind, r.b = r.b[0], r.b[1:]
+			o.contact = r.uvarint()
+			o.src = rows.Source{Topic: r.str(), Partition: int32(r.varint()), Offset: r.varint()}
+			o.at = r.varint()
+			o.from, o.to = r.str(), r.str()
+			o.digest = r.uvarint()
+			o.idx = -1 // written: no batch holds it
+		}
+	}
 	if len(tl.entries) > 0 && tl.base == 0 {
 		r.bad = true // records without the account before them
 	}

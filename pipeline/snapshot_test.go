@@ -253,10 +253,15 @@ type tailView struct {
 	Records [][3]any // time, key, record
 	Sealed  []sealedKey
 	Fired   int64
+	Outs    []tailOut
 }
 
 func viewTail(tl *tail) tailView {
 	v := tailView{Base: append([]byte{}, tl.buf[:tl.base]...), Sealed: append([]sealedKey{}, tl.sealed...), Fired: tl.fired}
+	for _, o := range tl.outs {
+		o.batch, o.idx = 0, -1 // where the row was in a batch: not state
+		v.Outs = append(v.Outs, o)
+	}
 	for i := range tl.entries {
 		e := &tl.entries[i]
 		v.Records = append(v.Records, [3]any{e.at, string(tl.key(e)), string(tl.rec(e))})

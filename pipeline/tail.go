@@ -74,6 +74,8 @@ type tail struct {
 	// writes). Until then the account takes no record and no decay.
 	stale bool
 	louds []rows.Source
+	// outs are the rows written while the tail was open (corrections.go).
+	outs []tailOut
 }
 
 // tailEntry is one open record: its event's time (unix nanoseconds), and
@@ -268,7 +270,7 @@ func (w *worker) newTail() *tail {
 	tl := w.spareTails[n-1]
 	w.spareTails[n-1] = nil
 	w.spareTails = w.spareTails[:n-1]
-	*tl = tail{sealed: tl.sealed[:0]}
+	*tl = tail{sealed: tl.sealed[:0], outs: tl.outs[:0], louds: tl.louds[:0]}
 	return tl
 }
 
@@ -279,9 +281,8 @@ type freeTail struct {
 }
 
 // rebuild replaces the live account a with its base and every open record
-// applied in order, then the decay changes up to the watermark. Only the
-// rows of the records that made it stale are emitted: the others were
-// emitted when they came.
+// applied in order, then the decay changes up to the watermark, and writes
+// what that changes in the rows written so far (corrections.go).
 func (w *worker) rebuild(id string, a *account) error {
 	tl := a.open
 	tl.stale = false
@@ -291,8 +292,9 @@ func (w *worker) rebuild(id string, a *account) error {
 	}
 	r.id = id
 	w.internRestored(r)
-	w.replaying, w.louds = true, tl.louds
-	defer func() { w.replaying, w.louds = false, nil }()
+	w.unwritten(a)
+	w.replaying = true
+	defer func() { w.replaying = false }()
 	var f forwarded
 	var ev event.Event
 	rec := kgo.Record{Key: []byte(id)}
@@ -306,12 +308,14 @@ func (w *worker) rebuild(id string, a *account) error {
 		return 1
 	})
 	var base []byte
+	keep := 0
 	for i := range tl.entries {
 		if i == final && final > 0 {
 			var err error
 			if base, err = appendAccountState(nil, r); err != nil {
 				return fmt.Errorf("rebuild account %s: %w", id, err)
 			}
+			keep = len(w.replayOuts) // the rows of final records are final
 		}
 		rec.Value = tl.rec(&tl.entries[i])
 		if err := decodeForward(&rec, &f); err != nil {
@@ -327,6 +331,7 @@ func (w *worker) rebuild(id string, a *account) error {
 		tl.fired = nanos(last)
 	}
 	w.replaying = false
+	w.correct(id, a, keep)
 	tl.louds = tl.louds[:0]
 	if base != nil {
 		tl.rebase(base, final)
@@ -390,7 +395,7 @@ func (w *worker) sealTail(id string, a *account) {
 	if len(w.freeTails) < maxFreeTails && cap(tl.buf) <= maxFreeTailBytes {
 		w.freeTails = append(w.freeTails, freeTail{tl.buf[:0], tl.entries[:0]})
 	}
-	tl.buf, tl.base, tl.entries, tl.fired = nil, 0, nil, 0
+	tl.buf, tl.base, tl.entries, tl.fired, tl.outs = nil, 0, nil, 0, tl.outs[:0]
 	w.pruneSealed(id, a)
 }
 

@@ -5,11 +5,15 @@ import (
 	"context"
 	"crypto/sha256"
 	stdjson "encoding/json"
+	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -82,6 +86,7 @@ func deliverStates(t *testing.T, e *Engine, recs []tailRecord) (string, float64,
 	t.Helper()
 	w := newWorker(e, e.cfg.repartitionTopic(), 0)
 	w.metrics = newMetrics(nil)
+	folded := rowFold{}
 	in := rows.Source{Topic: e.cfg.Kafka.Topics[0]}
 	// Polls of up to tailPoll records; after each, the watermark follows.
 	var newest time.Time
@@ -93,10 +98,13 @@ func deliverStates(t *testing.T, e *Engine, recs []tailRecord) (string, float64,
 				newest = r.at
 			}
 		}
-		require.NoError(t, w.process(context.Background(), poll, rowCounter{new(int)}))
+		require.NoError(t, w.process(context.Background(), poll, folded))
 		require.NoError(t, w.heard(in, newest, false))
+		require.NoError(t, folded.Write(context.Background(), &w.batch)) // decay the watermark fired
+		w.batch.Reset()
 	}
 	require.NoError(t, w.heard(in, newest.Add(10*365*24*time.Hour), false))
+	require.NoError(t, folded.Write(context.Background(), &w.batch))
 	for id, a := range w.accounts {
 		require.Nil(t, a.open, "%s: the watermark passed every record, so no tail stays open", id)
 		require.True(t, a.NextDue.IsZero() || a.NextDue.After(w.watermark), "%s: a decay change due before the watermark did not fire", id)
@@ -105,7 +113,57 @@ func deliverStates(t *testing.T, e *Engine, recs []tailRecord) (string, float64,
 	for id, a := range w.accounts {
 		states[id] = string(canonicalState(t, a))
 	}
-	return stateHash(t, w), counterValue(t, w.metrics.rebuilds), states
+	for k, v := range folded {
+		states["row "+k] = v
+	}
+	require.NotEmpty(t, folded)
+	rebuilds := counterValue(t, w.metrics.rebuilds)
+	if rebuilds > 0 {
+		require.Positive(t, counterVecTotal(t, w.metrics.corrections), "rebuilds correct rows")
+		require.Positive(t, counterVecTotal(t, w.metrics.retractions), "rebuilds retract rows")
+	}
+	return stateHash(t, w) + folded.hash(), rebuilds, states
+}
+
+// rowFold is what a reader of the tables (after FINAL, retracted rows left
+// out) or of the topics (the last record per identity, retractions
+// removing) holds: each row by its identity, its content without its
+// cause (a correction says "correction").
+type rowFold map[string]string
+
+func (f rowFold) Write(_ context.Context, b *rows.Batch) error {
+	put := func(key string, retracted bool, row any) {
+		if retracted {
+			delete(f, key)
+			return
+		}
+		v, _ := stdjson.Marshal(row)
+		f[key] = string(v)
+	}
+	src := func(s rows.Source) string { return fmt.Sprintf("%s/%d/%d", s.Topic, s.Partition, s.Offset) }
+	for _, r := range b.Changes {
+		r.Cause = ""
+		put("c "+r.AccountID+"|"+r.ContactID+"|"+src(r.Source), r.Retracted, r)
+	}
+	for _, r := range b.Transitions {
+		put(fmt.Sprintf("t %s|%s|%d|%s|%s|%s", r.AccountID, r.ContactID, r.At.Unix(), r.FromStage, r.ToStage, src(r.RecordSource)), r.Retracted, r)
+	}
+	for _, r := range b.Handoffs {
+		put("h "+r.AccountID+"|"+r.ContactID+"|"+src(r.Source), r.Retracted, r)
+	}
+	for _, r := range b.Events {
+		put(fmt.Sprintf("e %s|%s|%d|%s", r.AccountID, r.ContactID, r.At.Unix(), src(r.Source)), r.Retracted, r)
+	}
+	return nil
+}
+
+func (f rowFold) hash() string {
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(f)) {
+		h.Write([]byte(k))
+		h.Write([]byte(f[k]))
+	}
+	return string(h.Sum(nil))
 }
 
 // stateHash hashes every account's state, in account order. The standard
@@ -147,7 +205,10 @@ func canonicalState(t *testing.T, a *account) []byte {
 // TestArrivalOrderProperty: 10 000 events over 1 000 accounts of the
 // generated stream, delivered to a scoring worker in 100 random orders
 // within the allowed lateness, with redelivered duplicates added, leave
-// every account in the same state as delivering them in event-time order.
+// every account in the same state as delivering them in event-time order,
+// and the rows written, folded by identity as a reader of the tables or
+// topics does (corrections replacing, retractions removing), are the rows
+// event-time order writes.
 func TestArrivalOrderProperty(t *testing.T) {
 	recs := forwardedStream(t, 7, 1000, 10_000)
 	lateness := DefaultConfig().Engine.AllowedLateness.D()
@@ -216,4 +277,17 @@ func TestArrivalOrderProperty(t *testing.T) {
 		}
 		require.Equal(t, want, got, "order %d: the same events, another state", i)
 	}
+}
+
+func counterVecTotal(t *testing.T, v *prometheus.CounterVec) float64 {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 16)
+	go func() { v.Collect(ch); close(ch) }()
+	n := 0.0
+	for m := range ch {
+		var d dto.Metric
+		require.NoError(t, m.Write(&d))
+		n += d.GetCounter().GetValue()
+	}
+	return n
 }

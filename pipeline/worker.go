@@ -118,9 +118,14 @@ type worker struct {
 	// writes the rows of loud only.
 	tails     timerHeap
 	replaying bool
-	louds     []rows.Source
-	stale     []string   // accounts to rebuild at the end of the batch
-	freeTails []freeTail // sealed tails' buffers, for new ones
+	stale     []string // accounts to rebuild at the end of the batch
+	// batchSeq numbers the worker's batches; replayOuts are the rows a
+	// rebuild wrote, tombstones the rows left out of the batch
+	// (corrections.go).
+	batchSeq   uint64
+	replayOuts []tailOut
+	tombstones int
+	freeTails  []freeTail // sealed tails' buffers, for new ones
 	// spareTails are tails that closed for good, for new ones.
 	spareTails []*tail
 	storeNext  time.Time
@@ -227,6 +232,7 @@ func newWorker(e *Engine, topic string, partition int32) *worker {
 // process applies a partition's records in offset order and hands the rows
 // they produce to the sinks.
 func (w *worker) process(ctx context.Context, recs []*kgo.Record, out rowWriter) error {
+	w.batchSeq++
 	w.batch.Reset()
 	w.arena.reset()
 	w.now = nowNano()
@@ -292,6 +298,7 @@ func (w *worker) process(ctx context.Context, recs []*kgo.Record, out rowWriter)
 	if err := w.rebuildStale(); err != nil {
 		return err
 	}
+	w.compact()
 	if w.batch.Len() == 0 {
 		return nil
 	}
