@@ -195,6 +195,11 @@ type EngineConfig struct {
 	// watermark (a late one, say an anonymous visitor's pages released by a
 	// sign-up hours later) still counts, decayed, but after such a change.
 	AllowedLateness Duration `yaml:"allowed_lateness"`
+	// MaxTailRecords bounds an account's open tail (records newer than the
+	// watermark, kept so that a late one takes its place in event-time
+	// order): past it the oldest half is made final early, and a record
+	// older than those is applied as a late event.
+	MaxTailRecords int `yaml:"max_tail_records"`
 	// IdlePartitionAfter is how long an input partition goes without
 	// records before it stops holding the watermark back (as Flink's
 	// withIdleness): an empty or finished partition would otherwise hold
@@ -284,6 +289,7 @@ func DefaultConfig() Config {
 			MaxResidentLinks:      2_000_000,
 			MaxResidentVisitors:   1_000_000,
 			IdleTTL:               Duration(time.Hour),
+			MaxTailRecords:        512,
 		},
 		Log: LogConfig{Level: "info", Format: "json"},
 	}
@@ -530,6 +536,7 @@ func (c *Config) Validate() error {
 		{"engine.max_pending_per_visitor", e.MaxPendingPerVisitor},
 		{"engine.max_contacts_per_account", e.MaxContactsPerAccount},
 		{"engine.max_record_bytes", e.MaxRecordBytes},
+		{"engine.max_tail_records", e.MaxTailRecords},
 		{"engine.max_depth", e.MaxDepth},
 		{"engine.max_string_bytes", e.MaxStringBytes},
 	}

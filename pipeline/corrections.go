@@ -110,6 +110,9 @@ func (w *worker) unwritten(a *account) {
 			return false
 		}
 		w.tombstone(o.kind, o.idx)
+		if !slices.Contains(tl.louds, o.src) {
+			tl.louds = append(tl.louds, o.src) // written first by the rebuild: not a correction
+		}
 		return true
 	})
 }

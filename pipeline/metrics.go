@@ -32,6 +32,7 @@ type metrics struct {
 	leadMerges      *prometheus.CounterVec
 	mergesApplied   *prometheus.CounterVec
 	rebuilds        prometheus.Counter
+	tailsCut        prometheus.Counter
 	corrections     *prometheus.CounterVec
 	retractions     *prometheus.CounterVec
 	// valuesIgnored counts values of known fields that were ignored rather
@@ -58,6 +59,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "leadscore_pipeline_retractions_total",
 			Help: "Rows retracted because an event that arrived late means event-time order does not write them, by table.",
 		}, []string{"table"}),
+		tailsCut: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_tails_cut_total",
+			Help: "Open tails cut to half because they held more than engine.max_tail_records: their oldest records became final before the watermark passed them.",
+		}),
 		rebuilds: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "leadscore_pipeline_account_rebuilds_total",
 			Help: "Accounts rebuilt from their open tail because a record arrived before one already applied.",
@@ -172,7 +177,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.records, m.deadLetters, m.changes, m.accounts, m.partitions,
 			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.sinkDown, m.evicted, m.linksEvicted, m.sessionRestarts, m.visitorsEvicted, m.reloaded, m.storeBytes, m.rekeyHop,
-			m.handoffs, m.decayChanges, m.contactsDropped, m.rulesReloads, m.rulesInfo, m.rejectedLeads, m.jobChanges, m.leadMerges, m.mergesApplied, m.rebuilds, m.corrections, m.retractions)
+			m.handoffs, m.decayChanges, m.contactsDropped, m.rulesReloads, m.rulesInfo, m.rejectedLeads, m.jobChanges, m.leadMerges, m.mergesApplied, m.rebuilds, m.corrections, m.retractions, m.tailsCut)
 		reg.MustRegister(m.valuesIgnored)
 	}
 	m.scoresIgnored = m.valuesIgnored.WithLabelValues("properties.score")

@@ -204,6 +204,14 @@ func (w *worker) scoreRecord(id string, rec []byte, pending []features.Pending, 
 	if i := tl.insert(ev.Time, key, rec); i == len(tl.entries)-1 && nanos(first) >= tl.fired {
 		w.scoreEvent(id, a, pending, ev, src, ip, tags)
 		w.metrics.records.WithLabelValues(result).Inc()
+		if len(tl.entries) > w.tailCap() {
+			// Over engine.max_tail_records: the rebuild at the end of the
+			// batch makes the oldest half final.
+			tl.stale = true
+			tl.louds = tl.louds[:0]
+			w.stale = append(w.stale, id)
+			w.metrics.tailsCut.Inc()
+		}
 		return nil
 	}
 	// Late: rebuilt once at the end of the batch, whatever else of the
@@ -226,6 +234,15 @@ func (tl *tail) insert(t time.Time, key string, rec []byte) int {
 	})
 	tl.entries = slices.Insert(tl.entries, i, tl.add(at, key, rec))
 	return i
+}
+
+// tailCap is engine.max_tail_records (512 when unset, as in tests that
+// build workers by hand).
+func (w *worker) tailCap() int {
+	if w.maxTail <= 0 {
+		return 512
+	}
+	return w.maxTail
 }
 
 // rebuildStale rebuilds the accounts a batch left stale.
@@ -307,6 +324,9 @@ func (w *worker) rebuild(id string, a *account) error {
 		}
 		return 1
 	})
+	if n, limit := len(tl.entries), w.tailCap(); n > limit {
+		final = max(final, n-limit/2)
+	}
 	var base []byte
 	keep := 0
 	for i := range tl.entries {
@@ -346,7 +366,7 @@ func (w *worker) rebuild(id string, a *account) error {
 // (its id, use time, timer entry, tail) and keeping versions monotonic.
 func (a *account) replaceWith(r *account) {
 	r.id, r.used, r.queued, r.open = a.id, a.used, a.queued, a.open
-	r.Version = max(r.Version, a.Version+1) // always the rebuilt: one record more
+	r.Version = max(r.Version, a.Version) // the rebuilt: a record more, or (a cut) the same
 	for cid, c := range r.Contacts {
 		if old := a.Contacts[cid]; old != nil {
 			c.Version = max(c.Version, old.Version+1)

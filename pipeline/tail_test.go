@@ -76,7 +76,8 @@ const tailPoll = 64
 // deliver scores recs in the given order on a fresh scoring worker, the
 // watermark following the newest event time delivered less the allowed
 // lateness, then moves the watermark past everything and returns the hash
-// of every account's state and the rebuilds it took.
+// of every account's state and of the rows written, and how many rows
+// were corrected or retracted.
 func deliver(t *testing.T, e *Engine, recs []tailRecord) (string, float64) {
 	h, n, _ := deliverStates(t, e, recs)
 	return h, n
@@ -84,10 +85,16 @@ func deliver(t *testing.T, e *Engine, recs []tailRecord) (string, float64) {
 
 func deliverStates(t *testing.T, e *Engine, recs []tailRecord) (string, float64, map[string]string) {
 	t.Helper()
-	w := newWorker(e, e.cfg.repartitionTopic(), 0)
+	return deliverWorker(t, newWorker(e, e.cfg.repartitionTopic(), 0), recs, nil)
+}
+
+// deliverWorker is deliverStates on w, calling each (if not nil) after
+// every poll.
+func deliverWorker(t *testing.T, w *worker, recs []tailRecord, each func()) (string, float64, map[string]string) {
+	t.Helper()
 	w.metrics = newMetrics(nil)
 	folded := rowFold{}
-	in := rows.Source{Topic: e.cfg.Kafka.Topics[0]}
+	in := rows.Source{Topic: DefaultConfig().Kafka.Topics[0]}
 	// Polls of up to tailPoll records; after each, the watermark follows.
 	var newest time.Time
 	for i := 0; i < len(recs); i += tailPoll {
@@ -102,6 +109,9 @@ func deliverStates(t *testing.T, e *Engine, recs []tailRecord) (string, float64,
 		require.NoError(t, w.heard(in, newest, false))
 		require.NoError(t, folded.Write(context.Background(), &w.batch)) // decay the watermark fired
 		w.batch.Reset()
+		if each != nil {
+			each()
+		}
 	}
 	require.NoError(t, w.heard(in, newest.Add(10*365*24*time.Hour), false))
 	require.NoError(t, folded.Write(context.Background(), &w.batch))
@@ -117,12 +127,8 @@ func deliverStates(t *testing.T, e *Engine, recs []tailRecord) (string, float64,
 		states["row "+k] = v
 	}
 	require.NotEmpty(t, folded)
-	rebuilds := counterValue(t, w.metrics.rebuilds)
-	if rebuilds > 0 {
-		require.Positive(t, counterVecTotal(t, w.metrics.corrections), "rebuilds correct rows")
-		require.Positive(t, counterVecTotal(t, w.metrics.retractions), "rebuilds retract rows")
-	}
-	return stateHash(t, w) + folded.hash(), rebuilds, states
+	fixes := counterVecTotal(t, w.metrics.corrections) + counterVecTotal(t, w.metrics.retractions)
+	return stateHash(t, w) + folded.hash(), fixes, states
 }
 
 // rowFold is what a reader of the tables (after FINAL, retracted rows left
@@ -223,8 +229,8 @@ func TestArrivalOrderProperty(t *testing.T) {
 	require.NoError(t, err)
 	e.inputs, e.repartitions = 1, 1
 	e.produce = func(*kgo.Record, func(*kgo.Record, error)) {}
-	want, rebuilds, wantStates := deliverStates(t, e, byTime)
-	require.Zero(t, rebuilds, "in event-time order nothing arrives late")
+	want, fixes, wantStates := deliverStates(t, e, byTime)
+	require.Zero(t, fixes, "in event-time order nothing arrives late")
 
 	orders := 100
 	if testing.Short() {
@@ -255,8 +261,8 @@ func TestArrivalOrderProperty(t *testing.T) {
 		for j, a := range as {
 			order[j] = a.rec
 		}
-		got, rebuilds, states := deliverStates(t, e, order)
-		require.Positive(t, rebuilds, "order %d: records arrived late", i)
+		got, fixes, states := deliverStates(t, e, order)
+		require.Positive(t, fixes, "order %d: records arrived late and changed rows", i)
 		if got != want {
 			diff := 0
 			for _, id := range slices.Sorted(func(yield func(string) bool) {
@@ -290,4 +296,41 @@ func counterVecTotal(t *testing.T, v *prometheus.CounterVec) float64 {
 		n += d.GetCounter().GetValue()
 	}
 	return n
+}
+
+// TestTailCut: past engine.max_tail_records an account's oldest records
+// become final early, so no tail holds more than the limit; records that
+// arrive in event-time order give the same state and rows as without the
+// limit.
+func TestTailCut(t *testing.T) {
+	recs := forwardedStream(t, 7, 50, 3000)
+	slices.SortStableFunc(recs, func(a, b tailRecord) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.order, b.order)
+	})
+	e, err := New(DefaultConfig())
+	require.NoError(t, err)
+	e.inputs, e.repartitions = 1, 1
+	want, _, wantStates := deliverStates(t, e, recs)
+
+	w := newWorker(e, e.cfg.repartitionTopic(), 0)
+	w.maxTail = 8
+	got, _, gotStates := deliverWorker(t, w, recs, func() {
+		for id, a := range w.accounts {
+			if a.open != nil {
+				require.LessOrEqual(t, len(a.open.entries), 8, id)
+			}
+		}
+	})
+	require.Positive(t, counterValue(t, w.metrics.tailsCut), "accounts with more than 8 records within the lateness")
+	n := 0
+	for k, v := range wantStates {
+		if gotStates[k] != v && n < 3 {
+			n++
+			t.Logf("%s\nwant %s\ngot  %s", k, v, gotStates[k])
+		}
+	}
+	require.Equal(t, want, got)
 }

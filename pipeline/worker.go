@@ -119,6 +119,7 @@ type worker struct {
 	tails     timerHeap
 	replaying bool
 	stale     []string // accounts to rebuild at the end of the batch
+	maxTail   int      // engine.max_tail_records
 	// batchSeq numbers the worker's batches; replayOuts are the rows a
 	// rebuild wrote, tombstones the rows left out of the batch
 	// (corrections.go).
@@ -211,6 +212,7 @@ func newWorker(e *Engine, topic string, partition int32) *worker {
 		lastRecord:  time.Now(),
 		inputs:      e.inputs,
 		lateness:    ec.AllowedLateness.D(),
+		maxTail:     ec.MaxTailRecords,
 		idleAfter:   ec.IdlePartitionAfter.D(),
 	}
 	if e.ipLookup != nil && !w.rekeyed {
