@@ -4,8 +4,11 @@ import (
 	"bufio"
 	_ "embed"
 	"encoding/json"
+	"errors"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unsafe"
 
 	"github.com/leadscore/leadscore/internal/event"
@@ -132,6 +135,7 @@ type Identity struct {
 	dropped       uint64
 	store         Spill  // links and pending events evicted from memory; nil: none
 	kbuf          []byte // scratch for person keys looked up, not kept
+	maxAccount    int    // CheckAccount's bound on an account id's bytes
 }
 
 // visitor is an anonymous visitor's pending events, oldest first, with the
@@ -251,6 +255,7 @@ func NewIdentity(ip IPMatcher, maxPending int, extraFreemail []string) *Identity
 		freemail:      make(map[string]struct{}),
 		ip:            ip,
 		maxPending:    maxPending,
+		maxAccount:    DefaultMaxAccountIDBytes,
 	}
 	sc := bufio.NewScanner(strings.NewReader(freemailList))
 	for sc.Scan() {
@@ -264,6 +269,14 @@ func NewIdentity(ip IPMatcher, maxPending int, extraFreemail []string) *Identity
 	return id
 }
 
+// SetMaxAccountIDBytes sets the longest account id Resolve accepts from an
+// event (engine.max_account_id_bytes); n <= 0 keeps the default.
+func (id *Identity) SetMaxAccountIDBytes(n int) {
+	if n > 0 {
+		id.maxAccount = n
+	}
+}
+
 // IsFreemail reports whether domain is a free-mail or disposable domain.
 func (id *Identity) IsFreemail(domain string) bool {
 	_, ok := id.freemail[strings.ToLower(domain)]
@@ -272,10 +285,15 @@ func (id *Identity) IsFreemail(domain string) bool {
 
 // Resolve finds ev's account by CONTRACT section 1's order: group id, the
 // company domain of a known person (or a person already linked), the
-// visitor's IP, else none.
+// visitor's IP, else none. An account id the event names that CheckAccount
+// refuses is not taken: the input worker dead-letters such an event before
+// (CheckNamed), and a company domain that is not an account id (a sign-up
+// form's "-") leaves the e-mail domain to decide.
 func (id *Identity) Resolve(ev *event.Event) (string, Method) {
-	if g := groupOf(ev); g != "" {
-		return NormalizeAccount(g), MethodGroup
+	if g, _ := groupOf(ev); g != "" {
+		if a := NormalizeAccount(g); CheckAccount(a, id.maxAccount) == nil {
+			return a, MethodGroup
+		}
 	}
 	if d := id.companyDomain(ev); d != "" {
 		return d, MethodPerson
@@ -319,20 +337,118 @@ func (id *Identity) Linked(ev *event.Event) (string, bool) {
 	return "", false
 }
 
-// groupOf is the account an event names itself: a group call's groupId,
-// context.groupId, or properties.domain (intent and CRM events may carry only
-// the account).
-func groupOf(ev *event.Event) string {
+// groupOf is the account an event names itself, and the field naming it: a
+// group call's groupId, context.groupId, or properties.domain (intent and CRM
+// events may carry only the account).
+func groupOf(ev *event.Event) (string, string) {
 	if ev.Type == event.TypeGroup && ev.GroupID != "" {
-		return ev.GroupID
+		return ev.GroupID, "groupId"
 	}
 	if ev.Context.GroupID != "" {
-		return ev.Context.GroupID
+		return ev.Context.GroupID, "context.groupId"
 	}
 	if ev.Type == event.TypeTrack && ev.Properties.Domain != "" {
-		return ev.Properties.Domain
+		return ev.Properties.Domain, "properties.domain"
 	}
-	return ""
+	return "", ""
+}
+
+// DefaultMaxAccountIDBytes is the default of engine.max_account_id_bytes:
+// the longest DNS name.
+const DefaultMaxAccountIDBytes = 255
+
+// AccountError is an account id an event names (CONTRACT section 1, step 1)
+// that cannot name an account. The input worker dead-letters the event with
+// reason invalid_account. It says which field and what is wrong, never the
+// id itself.
+type AccountError struct {
+	Field   string // groupId, context.groupId or properties.domain
+	Problem string
+}
+
+func (e *AccountError) Error() string { return "invalid account id in " + e.Field + ": " + e.Problem }
+
+// CheckNamed validates the account id ev names itself (groupOf: a group
+// call's groupId, else context.groupId, else a track's properties.domain),
+// as NormalizeAccount makes it, by CheckAccount. It returns an
+// *AccountError, or nil when ev names none or a valid one. Such an id
+// decides the account before anything else, so an unusable one cannot be
+// passed over: the event goes to the dead-letter topic.
+func CheckNamed(ev *event.Event, maxBytes int) error {
+	g, field := groupOf(ev)
+	if field == "" {
+		return nil
+	}
+	if err := CheckAccount(NormalizeAccount(g), maxBytes); err != nil {
+		return &AccountError{Field: field, Problem: err.Error()}
+	}
+	return nil
+}
+
+// Problems CheckAccount reports.
+var (
+	errAccountEmpty   = errors.New("empty after normalisation (blank)")
+	errAccountControl = errors.New("a control character")
+	errAccountBare    = errors.New("no letter and no digit but 0 (only punctuation, a scheme, www. or zeros)")
+)
+
+// CheckAccount reports why id, an account id as NormalizeAccount returns it,
+// cannot name an account; nil when it can. An account id must
+//   - not be empty (a blank groupId normalises to ""),
+//   - be at most maxBytes bytes (<= 0: DefaultMaxAccountIDBytes),
+//   - hold no control character, and
+//   - have a letter or a digit 1-9 once a leading scheme ("https://") and
+//     "www." are set aside: ".", "/", "-", "0", "0.0", "https://" and
+//     "www." are what broken producers send, never a company. A number
+//     other than zero ("42", a CRM's numeric id) is an id.
+func CheckAccount(id string, maxBytes int) error {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxAccountIDBytes
+	}
+	if id == "" {
+		return errAccountEmpty
+	}
+	if len(id) > maxBytes {
+		return errors.New(strconv.Itoa(len(id)) + " bytes, limit " + strconv.Itoa(maxBytes) + " (engine.max_account_id_bytes)")
+	}
+	rest := id
+	if i := strings.Index(rest, "://"); i >= 0 && isScheme(rest[:i]) {
+		rest = rest[i+3:]
+	}
+	if len(rest) >= 4 && strings.EqualFold(rest[:4], "www.") {
+		rest = rest[4:]
+	}
+	meaningful := false
+	for _, r := range id {
+		if unicode.IsControl(r) {
+			return errAccountControl
+		}
+	}
+	for _, r := range rest {
+		if r >= '1' && r <= '9' || unicode.IsLetter(r) {
+			meaningful = true
+			break
+		}
+	}
+	if !meaningful {
+		return errAccountBare
+	}
+	return nil
+}
+
+// isScheme: a URL scheme (RFC 3986: a letter, then letters, digits, "+",
+// "-", ".").
+func isScheme(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range []byte(s) {
+		letter := c|0x20 >= 'a' && c|0x20 <= 'z'
+		if !letter && (i == 0 || !(c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return true
 }
 
 // companyDomain is step 2 for an identify call: traits.company.domain, else
@@ -342,7 +458,9 @@ func (id *Identity) companyDomain(ev *event.Event) string {
 		return ""
 	}
 	if d := ev.Traits.Company.Domain; d != "" {
-		return NormalizeAccount(d)
+		if d = NormalizeAccount(d); CheckAccount(d, id.maxAccount) == nil {
+			return d
+		}
 	}
 	at := strings.LastIndexByte(ev.Traits.Email, '@')
 	if at < 0 || at == len(ev.Traits.Email)-1 {

@@ -2,6 +2,7 @@ package features
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -226,4 +227,102 @@ func TestEvictPersonsAndLookup(t *testing.T) {
 	id.Link(&event.Event{Type: event.TypeTrack, AnonymousID: "v0"}, "acme.com", MethodGroup)
 	id.Changes(func(k, _ string) { rewritten = append(rewritten, k) }, func(string, []Pending) {})
 	require.Equal(t, []string{"a:dirty"}, rewritten, "an unchanged link from the store is not saved again")
+}
+
+// TestCheckNamed: the account id an event names itself is refused when it
+// is blank, punctuation, a bare scheme or www., zero, has a control
+// character or is longer than the limit, in each of the three fields that
+// name it; real ids pass, normalised as before. Resolve never takes a
+// refused one.
+func TestCheckNamed(t *testing.T) {
+	const limit = 64
+	fields := map[string]func(v string) event.Event{
+		"groupId": func(v string) event.Event {
+			return event.Event{Type: event.TypeGroup, GroupID: v}
+		},
+		"context.groupId": func(v string) event.Event {
+			return event.Event{Type: event.TypePage, AnonymousID: "a", Context: event.Context{GroupID: v}}
+		},
+		"properties.domain": func(v string) event.Event {
+			return event.Event{Type: event.TypeTrack, Event: "Intent Signal", Properties: event.Properties{Domain: v}}
+		},
+	}
+	bad := map[string]string{ // id -> what the problem says
+		" ":                                 "empty",
+		"\t \n":                             "empty",
+		".":                                 "no letter",
+		"/":                                 "no letter",
+		"-":                                 "no letter",
+		"0":                                 "no letter",
+		"000":                               "no letter",
+		"0.0":                               "no letter",
+		"https://":                          "no letter",
+		"HTTPS://":                          "no letter",
+		"http://www.":                       "no letter",
+		"www.":                              "no letter",
+		"WWW.":                              "no letter",
+		"https://0/":                        "no letter",
+		"ac\x00me":                          "control character",
+		"acme\u0085corp":                    "control character",
+		strings.Repeat("a", limit+1):        "65 bytes, limit 64",
+		strings.Repeat("x", limit-2) + ".ž": "65 bytes, limit 64",
+	}
+	good := map[string]string{ // id -> the account
+		"ACME.com":                 "acme.com",
+		"https://www.acme.com/":    "acme.com",
+		"acct-42":                  "acct-42",
+		"42":                       "42",
+		"Acme Corp":                "Acme Corp",
+		"www.x":                    "www.x",
+		"bücher.de":                "bücher.de",
+		"北京公司":                     "北京公司",
+		strings.Repeat("a", limit): strings.Repeat("a", limit),
+		"https://www." + strings.Repeat("b", limit-4) + ".io/x": strings.Repeat("b", limit-4) + ".io",
+	}
+	id := NewIdentity(nil, 4, nil)
+	id.SetMaxAccountIDBytes(limit)
+	for field, mk := range fields {
+		for v, problem := range bad {
+			ev := mk(v)
+			err := CheckNamed(&ev, limit)
+			var ae *AccountError
+			require.ErrorAs(t, err, &ae, "%s %q", field, v)
+			require.Equal(t, field, ae.Field)
+			require.Contains(t, ae.Problem, problem, "%s %q", field, v)
+			if len(v) > 16 { // short ones may be words of the message
+				require.NotContains(t, err.Error(), v, "the detail does not quote the id")
+			}
+			a, m := id.Resolve(&ev)
+			require.NotEqual(t, MethodGroup, m, "%s %q: Resolve must not take it (got %q)", field, v, a)
+		}
+		for v, want := range good {
+			ev := mk(v)
+			require.NoError(t, CheckNamed(&ev, limit), "%s %q", field, v)
+			a, m := id.Resolve(&ev)
+			require.Equal(t, MethodGroup, m, "%s %q", field, v)
+			require.Equal(t, want, a, "%s %q", field, v)
+		}
+	}
+	// Events that name no account pass.
+	require.NoError(t, CheckNamed(&event.Event{Type: event.TypePage, AnonymousID: "a"}, limit))
+	// properties.domain names an account only on a track.
+	require.NoError(t, CheckNamed(&event.Event{Type: event.TypePage, AnonymousID: "a", Properties: event.Properties{Domain: "."}}, limit))
+	// The default limit is a DNS name's.
+	require.NoError(t, CheckAccount(strings.Repeat("a", 255), 0))
+	require.Error(t, CheckAccount(strings.Repeat("a", 256), 0))
+}
+
+// TestCompanyDomainNotAnAccount: an identify's traits.company.domain that is
+// not an account id (typed into a form: "-", "n/a" is a name, " ") leaves
+// the e-mail domain to decide, as an absent one does; the identify is not
+// refused for it.
+func TestCompanyDomainNotAnAccount(t *testing.T) {
+	id := NewIdentity(nil, 4, nil)
+	for _, d := range []string{"-", " ", ".", "0", "www."} {
+		ev := event.Event{Type: event.TypeIdentify, UserID: "u", Traits: event.Traits{Email: "x@acme.com", Company: event.Company{Domain: d}}}
+		require.NoError(t, CheckNamed(&ev, 0), d)
+		a, m := id.Resolve(&ev)
+		require.Equal(t, "acme.com", a, "company domain %q", d)
+		require.Equal(t, MethodPerson, m)
+	}
 }

@@ -37,6 +37,7 @@ import (
 //	m:<day|source|class>  the partition's IP lookups of that kind (decimal)
 //	x:<person>    a rejected lead's person ("1"); empty value when cleared
 //	l:<lead>      a lead of the de-duplication index (JSON); empty when it left
+//	w             the input partition's event time (decimal Unix nanoseconds)
 const (
 	kindAccount = 'a'
 	kindPerson  = 'p'
@@ -46,6 +47,7 @@ const (
 	kindIPCount = 'm'
 	kindReject  = 'x'
 	kindLead    = 'l'
+	kindTime    = 'w'
 )
 
 func changelogKey(topic string, kind byte, id string) []byte {
@@ -140,6 +142,14 @@ func (w *worker) changes(produce func(*kgo.Record), topic string, accounts []str
 		next, full := w.dedup.Cursor()
 		v, _ := json.Marshal(dedupCursor{Next: next, Full: full})
 		rec(changelogKey(w.topic, kindCursor, ""), v)
+	}
+	// The partition's event time is state like the rest: each record moves
+	// it by at most engine.max_time_jump from where the records before it
+	// left it, so a restart resumes from there rather than from its first
+	// record's time.
+	if !w.rekeyed && !w.maxTime.Equal(w.timeSaved) {
+		rec(changelogKey(w.topic, kindTime, ""), strconv.AppendInt(nil, w.maxTime.UnixNano(), 10))
+		w.timeSaved = w.maxTime
 	}
 	return nil
 }
@@ -337,6 +347,13 @@ func (w *worker) restoreRecord(kind byte, id string, v []byte, cursor **dedupCur
 			w.ipDirty = map[ipKey]struct{}{}
 		}
 		w.ipCounts[k] = n
+	case kindTime:
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil {
+			return fmt.Errorf("decode partition time %q", v)
+		}
+		w.maxTime = time.Unix(0, n).UTC()
+		w.timeSaved = w.maxTime
 	case kindCursor:
 		c := &dedupCursor{}
 		if err := json.Unmarshal(v, c); err != nil {

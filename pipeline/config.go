@@ -209,6 +209,20 @@ type EngineConfig struct {
 	// RulesPollInterval is how often the rules file is checked for a new
 	// version (0: never; a restart picks it up).
 	RulesPollInterval Duration `yaml:"rules_poll_interval"`
+	// Bounded clocks and account ids, checked by the input worker.
+	// MaxFuture: an event whose time (skew-corrected) is more than this
+	// ahead of the wall clock goes to the DLQ (future_timestamp); the past
+	// is never refused, so a replay of history is unaffected.
+	MaxFuture Duration `yaml:"max_future"`
+	// MaxTimeJump bounds how far one record moves its input partition's
+	// event time (and so every watermark): a jump beyond it is taken only
+	// as later records confirm it, each moving the time by at most this
+	// much. 0: unbounded.
+	MaxTimeJump Duration `yaml:"max_time_jump"`
+	// MaxAccountIDBytes bounds an account id an event names (groupId,
+	// context.groupId, properties.domain); a longer one goes to the DLQ
+	// (invalid_account).
+	MaxAccountIDBytes int `yaml:"max_account_id_bytes"`
 	// StateDir holds the local state store, a cache of the changelog that
 	// is emptied at start. Default: <temp dir>/leadscore-<transactional id>.
 	StateDir string `yaml:"state_dir"`
@@ -290,6 +304,9 @@ func DefaultConfig() Config {
 			MaxResidentVisitors:   1_000_000,
 			IdleTTL:               Duration(time.Hour),
 			MaxTailRecords:        512,
+			MaxFuture:             Duration(24 * time.Hour),
+			MaxTimeJump:           Duration(time.Hour),
+			MaxAccountIDBytes:     features.DefaultMaxAccountIDBytes,
 		},
 		Log: LogConfig{Level: "info", Format: "json"},
 	}
@@ -526,6 +543,12 @@ func (c *Config) Validate() error {
 	if e.RulesPollInterval < 0 {
 		bad("engine.rules_poll_interval", "must be 0 (off) or positive")
 	}
+	if e.MaxFuture <= 0 {
+		bad("engine.max_future", "must be positive (a large value such as 87600h all but turns it off), got %s", e.MaxFuture.D())
+	}
+	if e.MaxTimeJump < 0 {
+		bad("engine.max_time_jump", "must be 0 (unbounded) or positive, got %s", e.MaxTimeJump.D())
+	}
 	positive := []struct {
 		name string
 		v    int
@@ -539,6 +562,7 @@ func (c *Config) Validate() error {
 		{"engine.max_tail_records", e.MaxTailRecords},
 		{"engine.max_depth", e.MaxDepth},
 		{"engine.max_string_bytes", e.MaxStringBytes},
+		{"engine.max_account_id_bytes", e.MaxAccountIDBytes},
 	}
 	if e.MaxResidentAccounts < 0 {
 		bad("engine.max_resident_accounts", "must be 0 (no cap) or positive, got %d", e.MaxResidentAccounts)

@@ -71,6 +71,9 @@ engine:
   flush_interval: 0s
   dedup_window: 0
   idle_partition_after: -1s
+  max_future: 0s
+  max_time_jump: -1s
+  max_account_id_bytes: 0
 log:
   level: loud
 `)
@@ -83,6 +86,7 @@ log:
 		"kafka.brokers[0]", "kafka.group", "kafka.topics[0]", "kafka.partitions", "clickhouse.addr",
 		"clickhouse.flush_timeout", "clickhouse.probe_interval",
 		"rules", "engine.flush_interval", "engine.dedup_window", "engine.idle_partition_after", "log.level",
+		"engine.max_future", "engine.max_time_jump", "engine.max_account_id_bytes",
 	} {
 		found := false
 		for _, l := range lines {

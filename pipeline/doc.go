@@ -1,6 +1,7 @@
 // Package pipeline wires and runs the engine: a franz-go consumer group whose
 // poll loop hands each owned partition's records to that partition's worker
-// (decode -> de-duplicate -> resolve the account -> score -> rows), the sinks
+// (decode -> refuse future clocks and non-ids as accounts -> de-duplicate ->
+// resolve the account -> score -> rows), the sinks
 // that write the rows, and the committer that commits offsets only after every
 // sink has made durable the rows derived from the records below them.
 //

@@ -392,7 +392,7 @@ func (e *Engine) connect() error {
 		e.mu.Lock()
 		return fmt.Errorf("initialise the transactional producer %q: %w", e.cfg.transactionalID(), err)
 	}
-	e.dlq = &deadLetters{cl: e.cl, topic: kc.DLQTopic}
+	e.dlq = &deadLetters{cl: e.cl, topic: kc.DLQTopic, log: e.log}
 	// Kafka first: a cycle's flush waits for the topic, then ClickHouse.
 	e.sinks = []sinks.Sink{sinks.NewKafka(e.cl, kc.ScoreChangesTopic, e.reg,
 		sinks.WithHandoffs(kc.HandoffsTopic), sinks.WithRejected(kc.RejectedTopic), sinks.WithContactChanges(kc.ContactChangesTopic))}

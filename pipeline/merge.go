@@ -1,8 +1,10 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/segmentio/encoding/json"
@@ -89,10 +91,16 @@ func controlHeader(r *kgo.Record) string {
 }
 
 // invalidControl dead-letters a lead, merge or fold record that does not
-// decode (written by another version, or damaged).
+// decode: a bug (or a record of an incompatible version), counted and
+// logged once as forwardBug does. Such a record is a decision, not an
+// input record, so it is itself what the DLQ gets, with the repartition
+// topic as its source.
 func (w *worker) invalidControl(r *kgo.Record, detail string) {
-	w.dlq.send(r, "invalid_forward", detail)
-	w.metrics.deadLetters.WithLabelValues("invalid_forward").Inc()
+	kind := strings.TrimPrefix(controlHeader(r), "leadscore.")
+	w.metrics.forwardBugs.WithLabelValues(kind).Inc()
+	w.dlq.bug(kind, r, nil, errors.New(detail))
+	w.dlq.send(r, reasonInvalidForward, detail)
+	w.metrics.deadLetters.WithLabelValues(reasonInvalidForward).Inc()
 }
 
 // sendControl produces a decision to the repartition topic keyed by key.

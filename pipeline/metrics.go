@@ -39,6 +39,8 @@ type metrics struct {
 	// than losing their record; scoresIgnored is its properties.score.
 	valuesIgnored *prometheus.CounterVec
 	scoresIgnored prometheus.Counter
+	forwardBugs   *prometheus.CounterVec
+	timeJumps     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -169,6 +171,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "leadscore_pipeline_values_ignored_total",
 			Help: "Values of known fields read as absent because they were not of the field's type (properties.score that is not a number); their records were processed.",
 		}, []string{"field"}),
+		forwardBugs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_forward_bugs_total",
+			Help: "Repartition records a scoring worker could not read, by record kind (event, lead, merge, fold): always a bug (or a record of an incompatible version). Each goes to the dead-letter topic as invalid_forward, an event as its original input record.",
+		}, []string{"record"}),
+		timeJumps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "leadscore_pipeline_time_jumps_clamped_total",
+			Help: "Input records dated more than engine.max_time_jump past their partition's event time, which moved it (and the watermark) by that bound only.",
+		}),
 		rekeyHop: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "leadscore_pipeline_rekey_skipped",
 			Help: "1 when resolved events are scored where they arrive instead of going through the repartition topic; always 0 for now (the hop is always taken).",
@@ -177,7 +187,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.records, m.deadLetters, m.changes, m.accounts, m.partitions,
 			m.commits, m.cycle, m.changelog, m.aborts, m.restore, m.sinkDown, m.evicted, m.linksEvicted, m.sessionRestarts, m.visitorsEvicted, m.reloaded, m.storeBytes, m.rekeyHop,
-			m.handoffs, m.decayChanges, m.contactsDropped, m.rulesReloads, m.rulesInfo, m.rejectedLeads, m.jobChanges, m.leadMerges, m.mergesApplied, m.rebuilds, m.corrections, m.retractions, m.tailsCut)
+			m.handoffs, m.decayChanges, m.contactsDropped, m.rulesReloads, m.rulesInfo, m.rejectedLeads, m.jobChanges, m.leadMerges, m.mergesApplied, m.rebuilds, m.corrections, m.retractions, m.tailsCut,
+			m.forwardBugs, m.timeJumps)
 		reg.MustRegister(m.valuesIgnored)
 	}
 	m.scoresIgnored = m.valuesIgnored.WithLabelValues("properties.score")

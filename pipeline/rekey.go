@@ -25,11 +25,19 @@ import (
 // record it came from (the identity of the rows it produces), and the
 // anonymous events its identity link released, to be scored first.
 type forwarded struct {
-	Source  rows.Source        `json:"source"`
+	Source rows.Source `json:"source"`
+	// Key and headers are the input record's (format 2 on; nil in records
+	// of earlier formats), so that an event the scoring worker cannot
+	// score goes to the dead-letter topic as it came (original). The
+	// headers stay encoded (count, then key and value each) until then:
+	// the scoring worker's hot path does not allocate for them.
+	Key     []byte `json:"-"`
+	headers []byte
 	Pending []features.Pending `json:"pending,omitempty"`
 	Raw     json.RawMessage    `json:"event"`
 	// Watermark is the input partition's event time when it forwarded the
-	// record: the newest event time it had decoded.
+	// record (advanceTime: the newest event time it had decoded, each
+	// record moving it by at most engine.max_time_jump).
 	Watermark time.Time `json:"wm"`
 	// IP is set when the event was resolved by its IP address.
 	IP *ipMatchInfo `json:"ip,omitempty"`
@@ -84,23 +92,33 @@ func (e *Engine) onForwarded(r *kgo.Record, err error) {
 }
 
 // forwardFormat is the first byte of a forwarded record in the binary
-// format appendForward writes. Records of earlier versions are JSON and
-// begin with '{'; decodeForward reads both, so an upgrade mid-stream
-// loses nothing.
-const forwardFormat = 0x01
+// format appendForward writes. Format 1 lacked the input record's key and
+// headers; records of still earlier versions are JSON and begin with '{'.
+// decodeForward reads all three, so an upgrade mid-stream loses nothing.
+const (
+	forwardFormat1 = 0x01
+	forwardFormat  = 0x02
+)
 
 // appendForward appends a forwarded record to b: the format byte, the
-// source (topic, partition, offset), the watermark (Unix nanoseconds, 0 for
-// none), the IP match (a presence byte, organisation, confidence, source),
-// the tags, the pending events (JSON, rare), then the event's bytes
-// verbatim: it decoded, so it needs no escaping, and the scoring worker
-// reads the header without a JSON parser. Strings are length-prefixed
-// (uvarint), integers varints.
+// source (topic, partition, offset), the input record's key (a nil key
+// written apart from an empty one) and headers, the watermark (Unix
+// nanoseconds, 0 for none), the IP match (a presence byte, organisation,
+// confidence, source), the tags, the pending events (JSON, rare), then the
+// event's bytes verbatim: it decoded, so it needs no escaping, and the
+// scoring worker reads the header without a JSON parser. Strings are
+// length-prefixed (uvarint), integers varints.
 func appendForward(b []byte, r *kgo.Record, pending []features.Pending, m forwardMeta) ([]byte, error) {
 	b = append(b, forwardFormat)
 	b = appendString(b, r.Topic)
 	b = binary.AppendVarint(b, int64(r.Partition))
 	b = binary.AppendVarint(b, r.Offset)
+	b = appendNullable(b, r.Key)
+	b = binary.AppendUvarint(b, uint64(len(r.Headers)))
+	for _, h := range r.Headers {
+		b = appendString(b, h.Key)
+		b = appendNullable(b, h.Value)
+	}
 	var wm int64
 	if !m.watermark.IsZero() {
 		wm = m.watermark.UnixNano()
@@ -134,6 +152,16 @@ func appendForward(b []byte, r *kgo.Record, pending []features.Pending, m forwar
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
+}
+
+// appendNullable appends bytes that may be nil, as Kafka keys and header
+// values may: 0 for nil, else the length plus one, then the bytes.
+func appendNullable(b, v []byte) []byte {
+	if v == nil {
+		return append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(v))+1)
+	return append(b, v...)
 }
 
 // byteReader reads the binary formats (forwarded records here, account
@@ -171,6 +199,21 @@ func (r *byteReader) bytes() []byte {
 	}
 	v := r.b[:n:n]
 	r.b = r.b[n:]
+	return v
+}
+
+// nullable reads what appendNullable wrote (nil for nil).
+func (r *byteReader) nullable() []byte {
+	n := r.uvarint()
+	if r.bad || n == 0 {
+		return nil
+	}
+	if n-1 > uint64(len(r.b)) {
+		r.bad = true
+		return nil
+	}
+	v := r.b[: n-1 : n-1]
+	r.b = r.b[n-1:]
 	return v
 }
 
@@ -231,17 +274,24 @@ func isHeartbeat(r *kgo.Record) bool {
 	return r.Key == nil && len(r.Headers) == 1 && r.Headers[0].Key == headerWatermark
 }
 
-// decodeForward reads a forwarded record into f (reset first). f.Raw
-// aliases r.Value; the topic is kept from f when it is the same, so a
-// worker reusing f allocates nothing for the header of a plain event.
+// decodeForward reads a forwarded record into f (reset first). f.Raw and
+// f.Key alias r.Value; the topic is kept from f when it is the same, so a
+// worker reusing f allocates nothing for the header of a plain event. When
+// the envelope cannot be read, f is left empty; when it was read but names
+// no account or no event, f holds what it read (original).
 func decodeForward(r *kgo.Record, f *forwarded) error {
 	topic := f.Source.Topic
 	*f = forwarded{} // tags and pending are kept by the contact: never reused
+	var err error
 	if len(r.Value) > 0 && r.Value[0] == '{' {
-		if err := json.Unmarshal(r.Value, f); err != nil {
-			return fmt.Errorf("decode forwarded event: %w", err)
+		if err = json.Unmarshal(r.Value, f); err != nil {
+			err = fmt.Errorf("decode forwarded event: %w", err)
 		}
-	} else if err := f.readBinary(r.Value, topic); err != nil {
+	} else {
+		err = f.readBinary(r.Value, topic)
+	}
+	if err != nil {
+		*f = forwarded{}
 		return err
 	}
 	if len(r.Key) == 0 || len(f.Raw) == 0 {
@@ -250,8 +300,25 @@ func decodeForward(r *kgo.Record, f *forwarded) error {
 	return nil
 }
 
+// original is the input record f was forwarded from, as the input worker
+// read it (without a key or headers when f is of an earlier format):
+// what the dead-letter topic gets for an event that cannot be scored.
+func (f *forwarded) original() *kgo.Record {
+	r := &kgo.Record{Topic: f.Source.Topic, Partition: f.Source.Partition, Offset: f.Source.Offset,
+		Key: f.Key, Value: f.Raw}
+	rd := byteReader{b: f.headers}
+	if n := rd.uvarint(); n > 0 {
+		r.Headers = make([]kgo.RecordHeader, 0, n)
+		for range n {
+			k := string(rd.bytes())
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: k, Value: rd.nullable()})
+		}
+	}
+	return r
+}
+
 func (f *forwarded) readBinary(v []byte, topic string) error {
-	if len(v) == 0 || v[0] != forwardFormat {
+	if len(v) == 0 || (v[0] != forwardFormat && v[0] != forwardFormat1) {
 		return errors.New("decode forwarded event: unknown format")
 	}
 	rd := byteReader{b: v[1:]}
@@ -262,6 +329,21 @@ func (f *forwarded) readBinary(v []byte, topic string) error {
 	}
 	f.Source.Partition = int32(rd.varint())
 	f.Source.Offset = rd.varint()
+	if v[0] == forwardFormat {
+		f.Key = rd.nullable()
+		start := rd.b
+		n := rd.uvarint()
+		if n > uint64(len(rd.b)) {
+			rd.bad = true // each header takes at least two bytes
+		}
+		for i := uint64(0); i < n && !rd.bad; i++ {
+			rd.bytes()
+			rd.nullable()
+		}
+		if !rd.bad {
+			f.headers = start[:len(start)-len(rd.b)]
+		}
+	}
 	if wm := rd.varint(); wm != 0 {
 		f.Watermark = time.Unix(0, wm).UTC()
 	}

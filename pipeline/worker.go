@@ -139,9 +139,15 @@ type worker struct {
 	lateness time.Duration
 	// idleAfter is engine.idle_partition_after (input workers).
 	idleAfter time.Duration
-	// Input workers: the newest event time decoded, and the one the last
-	// heartbeat carried.
+	// Input workers: the partition's event time (advanceTime over the
+	// records decoded), and the one the last heartbeat carried.
 	maxTime, beat time.Time
+	// timeSaved is the maxTime the changelog holds.
+	timeSaved time.Time
+	// Input workers: engine.max_future, engine.max_time_jump and
+	// engine.max_account_id_bytes.
+	maxFuture, maxJump time.Duration
+	maxAccount         int
 	// lastRecord is when the input worker last got a record (wall clock);
 	// idleSent: its idle heartbeat is out.
 	lastRecord time.Time
@@ -214,12 +220,16 @@ func newWorker(e *Engine, topic string, partition int32) *worker {
 		lateness:    ec.AllowedLateness.D(),
 		maxTail:     ec.MaxTailRecords,
 		idleAfter:   ec.IdlePartitionAfter.D(),
+		maxFuture:   ec.MaxFuture.D(),
+		maxJump:     ec.MaxTimeJump.D(),
+		maxAccount:  ec.MaxAccountIDBytes,
 	}
 	if e.ipLookup != nil && !w.rekeyed {
 		// Input workers match through the counting adapter (ip_matches).
 		w.ip = e.ipLookup
 		w.identity = features.NewIdentity(ipLookups{w}, ec.MaxPendingPerVisitor, ec.Freemail)
 	}
+	w.identity.SetMaxAccountIDBytes(w.maxAccount)
 	if w.links != nil {
 		w.identity.SetSpill(identitySpill{w})
 	}
@@ -318,10 +328,11 @@ const (
 	resultForwarded  = "forwarded"
 )
 
-// ingest runs one input record through decode, de-duplication and identity.
-// A record resolved to an account is forwarded, with the anonymous events its
-// link released, to the repartition topic keyed by the account, where the
-// account's worker scores it.
+// ingest runs one input record through decode, the clock and account-id
+// guards, de-duplication and identity. A record resolved to an account is
+// forwarded, with the anonymous events its link released, to the
+// repartition topic keyed by the account, where the account's worker scores
+// it.
 func (w *worker) ingest(r *kgo.Record) {
 	ev := &w.ev
 	if err := event.Decode(r.Value, ev, w.limits); err != nil {
@@ -330,13 +341,22 @@ func (w *worker) ingest(r *kgo.Record) {
 		if errors.As(err, &de) {
 			reason = string(de.Reason)
 		}
-		w.dlq.send(r, reason, err.Error())
-		w.metrics.records.WithLabelValues(resultDeadLetter).Inc()
-		w.metrics.deadLetters.WithLabelValues(reason).Inc()
+		w.deadLetter(r, reason, err.Error())
 		return
 	}
-	if ev.Time.After(w.maxTime) {
-		w.maxTime = ev.Time
+	// The wall clock of the batch (w.now) bounds the future only: a replay
+	// of history is never refused.
+	if ahead := time.Duration(ev.Time.UnixNano() - w.now); ahead > w.maxFuture {
+		w.deadLetter(r, reasonFutureTimestamp, "event time is "+aheadBy(ahead)+" ahead of the wall clock; engine.max_future is "+w.maxFuture.String())
+		return
+	}
+	if err := features.CheckNamed(ev, w.maxAccount); err != nil {
+		w.deadLetter(r, reasonInvalidAccount, err.Error())
+		return
+	}
+	var clamped bool
+	if w.maxTime, clamped = advanceTime(w.maxTime, ev.Time, w.maxJump); clamped {
+		w.metrics.timeJumps.Inc()
 	}
 	if ev.MessageID != "" && w.dedup.Seen(ev.MessageID) {
 		w.metrics.records.WithLabelValues(resultDuplicate).Inc()
@@ -359,8 +379,8 @@ func (w *worker) ingest(r *kgo.Record) {
 			w.lead.Account = id
 		}
 		if err := w.sendLead(w.lead, ev.Time, r); err != nil {
-			w.dlq.send(r, "forward_failed", err.Error())
-			w.metrics.deadLetters.WithLabelValues("forward_failed").Inc()
+			w.dlq.send(r, reasonForwardFailed, err.Error())
+			w.metrics.deadLetters.WithLabelValues(reasonForwardFailed).Inc()
 		}
 	}
 	if w.checker != nil && ev.Type == event.TypeIdentify && method == features.MethodPerson {
@@ -383,12 +403,47 @@ func (w *worker) ingest(r *kgo.Record) {
 	if err := w.forward(id, pending, r, meta); err != nil {
 		// Unreachable for records that decoded; kept as a dead letter so
 		// nothing disappears.
-		w.dlq.send(r, "forward_failed", err.Error())
-		w.metrics.records.WithLabelValues(resultDeadLetter).Inc()
-		w.metrics.deadLetters.WithLabelValues("forward_failed").Inc()
+		w.deadLetter(r, reasonForwardFailed, err.Error())
 		return
 	}
 	w.metrics.records.WithLabelValues(resultForwarded).Inc()
+}
+
+// deadLetter sends an input record the worker refuses to the DLQ, as it
+// came, and counts it.
+func (w *worker) deadLetter(r *kgo.Record, reason, detail string) {
+	w.dlq.send(r, reason, detail)
+	w.metrics.records.WithLabelValues(resultDeadLetter).Inc()
+	w.metrics.deadLetters.WithLabelValues(reason).Inc()
+}
+
+// advanceTime is an input partition's event time after a record dated t,
+// when it was p: the first record (p zero) sets it; later ones move it
+// forward, to t but by at most jump (0: unbounded); older ones leave it.
+// So one record with a wrong clock moves the partition's time, and every
+// watermark that follows it, by at most jump, and a real jump is confirmed
+// by the records after it, each moving the time by up to jump. The
+// result depends only on the partition's records, in their order. clamped
+// reports that t was further ahead than jump.
+func advanceTime(p, t time.Time, jump time.Duration) (next time.Time, clamped bool) {
+	switch {
+	case p.IsZero():
+		return t, false
+	case !t.After(p):
+		return p, false
+	case jump > 0 && t.Sub(p) > jump:
+		return p.Add(jump), true
+	}
+	return t, false
+}
+
+// aheadBy says how far ahead of the clock an event is, in the unit a
+// reader of the DLQ thinks in.
+func aheadBy(d time.Duration) string {
+	if d >= 72*time.Hour {
+		return strconv.FormatFloat(d.Hours()/24, 'f', 1, 64) + " days"
+	}
+	return d.Round(time.Second).String()
 }
 
 // score applies a forwarded event to its account: the released anonymous
@@ -400,9 +455,7 @@ func (w *worker) score(r *kgo.Record) error {
 		err = event.Decode(f.Raw, &w.ev, w.limits)
 	}
 	if err != nil {
-		w.dlq.send(r, "invalid_forward", err.Error())
-		w.metrics.records.WithLabelValues(resultDeadLetter).Inc()
-		w.metrics.deadLetters.WithLabelValues("invalid_forward").Inc()
+		w.forwardBug(r, f, err)
 		return nil
 	}
 	var id string
@@ -415,6 +468,23 @@ func (w *worker) score(r *kgo.Record) error {
 		return err
 	}
 	return w.heard(rows.Source{Topic: f.Source.Topic, Partition: f.Source.Partition}, f.Watermark, false)
+}
+
+// forwardBug handles a forwarded event the scoring worker cannot read. The
+// input worker forwards only records that decoded, with a valid account,
+// in a format this version reads, so this is a bug (or a record of an
+// incompatible version): it is counted and logged once, and the original
+// input record (bytes, key, headers, source) goes to the DLQ as
+// invalid_forward; only when not even the envelope reads does the
+// repartition record itself go.
+func (w *worker) forwardBug(r *kgo.Record, f *forwarded, err error) {
+	orig := r
+	if len(f.Raw) > 0 {
+		orig = f.original()
+	}
+	w.metrics.forwardBugs.WithLabelValues("event").Inc()
+	w.dlq.bug("event", r, orig, err)
+	w.deadLetter(orig, reasonInvalidForward, err.Error())
 }
 
 // rowWriter is what a worker writes rows to: every sink at once.

@@ -26,7 +26,8 @@ const (
 	ReasonMissingType       Reason = "missing_type"        // no type, or ""
 	ReasonUnknownType       Reason = "unknown_type"        // type is not page, track, identify, group or alias
 	ReasonMissingTimestamp  Reason = "missing_timestamp"   // neither timestamp nor originalTimestamp
-	ReasonInvalidTimestamp  Reason = "invalid_timestamp"   // not RFC 3339, or outside 1970..2106
+	ReasonInvalidTimestamp  Reason = "invalid_timestamp"   // not RFC 3339, or before 1970
+	ReasonFutureTimestamp   Reason = "future_timestamp"    // after 2106, or a year past 9999; the engine adds: beyond engine.max_future of its clock
 	ReasonMissingIdentity   Reason = "missing_identity"    // page/track/identify without anonymousId and userId
 	ReasonMissingEvent      Reason = "missing_event"       // track without event
 	ReasonMissingGroupID    Reason = "missing_group_id"    // group without groupId
@@ -36,7 +37,7 @@ const (
 var allReasons = [...]Reason{
 	ReasonTooLarge, ReasonInvalidUTF8, ReasonTooDeep, ReasonInvalidJSON, ReasonNotObject,
 	ReasonWrongType, ReasonFieldTooLong, ReasonMissingType, ReasonUnknownType,
-	ReasonMissingTimestamp, ReasonInvalidTimestamp, ReasonMissingIdentity, ReasonMissingEvent,
+	ReasonMissingTimestamp, ReasonInvalidTimestamp, ReasonFutureTimestamp, ReasonMissingIdentity, ReasonMissingEvent,
 	ReasonMissingGroupID, ReasonMissingPreviousID,
 }
 
@@ -370,8 +371,9 @@ func technologies(s []string) []string {
 	return s
 }
 
-// The event times Decode accepts: what ClickHouse's DateTime stores. Anything
-// outside is a broken clock, and would break the sinks.
+// The event times Decode accepts: what ClickHouse's DateTime stores. Before
+// is a broken clock (invalid_timestamp); after is the future of any clock
+// (future_timestamp). Either would break the sinks.
 var (
 	minTime = time.Unix(0, 0).UTC()
 	maxTime = time.Unix(1<<32-1, 0).UTC() // 2106-02-07T06:28:15Z
@@ -401,8 +403,11 @@ func (s *segment) eventTime() (time.Time, error) {
 	}
 	// All three lie within 1970..2106, so the durations cannot saturate.
 	t := recv.Add(-sent.Sub(orig))
-	if t.Before(minTime) || t.After(maxTime) {
-		return time.Time{}, fail(ReasonInvalidTimestamp, "corrected originalTimestamp %s is out of range", t.Format(time.RFC3339))
+	if t.Before(minTime) {
+		return time.Time{}, fail(ReasonInvalidTimestamp, "corrected originalTimestamp %s is before 1970", t.Format(time.RFC3339))
+	}
+	if t.After(maxTime) {
+		return time.Time{}, fail(ReasonFutureTimestamp, "corrected originalTimestamp %s is after 2106", t.Format(time.RFC3339))
 	}
 	return t, nil
 }
@@ -415,12 +420,34 @@ func parseTime(field, s string) (time.Time, error) {
 		t, err = time.Parse(time.RFC3339Nano, s)
 	}
 	if err != nil {
+		if bigYear(s) {
+			return time.Time{}, fail(ReasonFutureTimestamp, "%s: %q: a year after 9999", field, truncate(s))
+		}
 		return time.Time{}, fail(ReasonInvalidTimestamp, "%s: not RFC 3339: %q", field, truncate(s))
 	}
-	if t.Before(minTime) || t.After(maxTime) {
-		return time.Time{}, fail(ReasonInvalidTimestamp, "%s: %q is outside 1970..2106", field, truncate(s))
+	if t.Before(minTime) {
+		return time.Time{}, fail(ReasonInvalidTimestamp, "%s: %q is before 1970", field, truncate(s))
+	}
+	if t.After(maxTime) {
+		return time.Time{}, fail(ReasonFutureTimestamp, "%s: %q is after 2106", field, truncate(s))
 	}
 	return t.UTC(), nil
+}
+
+// bigYear reports whether s is RFC 3339 but for a year of five digits or
+// more (what Go's Format writes for time.Unix(math.MaxInt64, 0):
+// "292277026596-12-04T15:30:07Z"), which time.Parse refuses: a time in the
+// future of any clock, not a malformed one.
+func bigYear(s string) bool {
+	n := 0
+	for n < len(s) && n <= 20 && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	if n < 5 || n > 20 || s[0] == '0' {
+		return false
+	}
+	_, err := time.Parse(time.RFC3339Nano, "2000"+s[n:])
+	return err == nil
 }
 
 // parseUTC reads the form nearly every producer sends,
