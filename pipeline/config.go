@@ -109,8 +109,11 @@ type KafkaConfig struct {
 // EmbeddedConfig is the in-process broker (franz-go's kfake) started when no
 // brokers are configured.
 type EmbeddedConfig struct {
-	Listen  string `yaml:"listen"`
-	DataDir string `yaml:"data_dir"` // empty: in memory only
+	Listen string `yaml:"listen"`
+	// DataDir persists the broker's log; empty: in memory only. A start
+	// from it aborts the transactions a killed run left open
+	// (abortOrphanedTransactions).
+	DataDir string `yaml:"data_dir"`
 }
 
 // ClickHouseConfig says where rows go.
