@@ -158,6 +158,8 @@ type EngineConfig struct {
 	// MaxPendingPerVisitor bounds an anonymous visitor's parked events.
 	MaxPendingPerVisitor int `yaml:"max_pending_per_visitor"`
 	// Record limits for the decoder; records beyond them go to the DLQ.
+	// The embedded broker's size limits follow MaxRecordBytes
+	// (embeddedInputBatchBytes), so too_large is reachable.
 	MaxRecordBytes int `yaml:"max_record_bytes"`
 	MaxDepth       int `yaml:"max_depth"`
 	MaxStringBytes int `yaml:"max_string_bytes"`

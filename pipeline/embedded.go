@@ -21,9 +21,11 @@ import (
 // output topics created. It always listens on 127.0.0.1; port 0 picks a free
 // one. Any Kafka client, kcat included, can produce to it.
 //
-// When it restarts from a data directory the transactions a killed
-// predecessor left open are aborted with markers before it returns, so
-// before the engine's producer connects (see abortOrphanedTransactions).
+// Its record size limits follow engine.max_record_bytes (see
+// embeddedInputBatchBytes), and when it restarts from a data directory the
+// transactions a killed predecessor left open are aborted with markers
+// before it returns, so before the engine's producer connects (see
+// abortOrphanedTransactions).
 func StartEmbedded(cfg Config) (*kfake.Cluster, error) {
 	host, portStr, err := net.SplitHostPort(cfg.Kafka.Embedded.Listen)
 	if err != nil {
@@ -42,6 +44,11 @@ func StartEmbedded(cfg Config) (*kfake.Cluster, error) {
 		kfake.Ports(port),
 		kfake.SeedTopics(cfg.Kafka.Partitions, topics...),
 		kfake.DefaultNumPartitions(int(cfg.Kafka.Partitions)),
+		// Every topic but the inputs takes the engine's largest batch;
+		// the inputs get their smaller limit in configureTopics. Options override
+		// what a data directory holds, so a changed max_record_bytes
+		// applies on restart.
+		kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(embeddedOutputBatchBytes(cfg))}),
 	}
 	if cfg.Kafka.Embedded.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.Kafka.Embedded.DataDir))
@@ -50,9 +57,13 @@ func StartEmbedded(cfg Config) (*kfake.Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start embedded kafka on %s: %w", cfg.Kafka.Embedded.Listen, err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), embeddedStartTimeout)
+	defer cancel()
+	if err := configureTopics(ctx, c.ListenAddrs(), cfg, topics); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("start embedded kafka: %w", err)
+	}
 	if cfg.Kafka.Embedded.DataDir != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), embeddedStartTimeout)
-		defer cancel()
 		if err := abortOrphanedTransactions(ctx, c.ListenAddrs()); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("start embedded kafka from %s: %w", cfg.Kafka.Embedded.DataDir, err)
@@ -64,6 +75,79 @@ func StartEmbedded(cfg Config) (*kfake.Cluster, error) {
 // embeddedStartTimeout bounds the steps StartEmbedded takes after the broker
 // listens, the scan of a data directory's log included.
 const embeddedStartTimeout = 5 * time.Minute
+
+// embeddedInputBatchBytes is the largest record batch the embedded broker
+// accepts on an input topic: twice engine.max_record_bytes, no less than
+// Kafka's default and no more than maxEmbeddedInputBatch. A record somewhat
+// over max_record_bytes therefore reaches the engine and is dead-lettered as
+// too_large with its bytes, instead of being refused to its producer by a
+// broker limit equal to the decoder's (Kafka's default message.max.bytes and
+// max_record_bytes are both 1 MiB).
+func embeddedInputBatchBytes(cfg Config) int {
+	return min(max(2*cfg.Engine.MaxRecordBytes, kafkaDefaultMaxMessageBytes), maxEmbeddedInputBatch)
+}
+
+// embeddedOutputBatchBytes is the largest record batch the engine produces
+// to the embedded broker, and what the broker accepts on every other topic:
+// an input batch plus headroom. A dead letter carries a whole input record
+// plus its headers, and a forwarded (repartition) record carries the event
+// plus its envelope, so both must fit where the input did.
+func embeddedOutputBatchBytes(cfg Config) int {
+	return embeddedInputBatchBytes(cfg) + batchHeadroom
+}
+
+const (
+	// kafkaDefaultMaxMessageBytes is Kafka's (and kfake's) default
+	// message.max.bytes.
+	kafkaDefaultMaxMessageBytes = 1048588
+	// batchHeadroom is what the engine's records may add to an input
+	// record: dead-letter headers (the detail is capped at 512 bytes),
+	// the forwarded envelope and a visitor's parked events.
+	batchHeadroom = 1 << 20
+	// maxEmbeddedInputBatch keeps the largest batch, plus franz-go's
+	// default fetch size (50 MiB), under its default limit on a response
+	// (100 MiB), so no client needs its limits raised.
+	maxEmbeddedInputBatch = 32 << 20
+)
+
+// configureTopics creates the topics a broker loaded from a data directory
+// lacks (kfake seeds topics only into an empty one, so a topic named in the
+// configuration since would be missing), then sets max.message.bytes of the
+// input topics to embeddedInputBatchBytes; the broker default,
+// embeddedOutputBatchBytes, applies to the rest. It runs at every start, as
+// topics loaded from a data directory keep the configs they were saved with.
+func configureTopics(ctx context.Context, brokers []string, cfg Config, topics []string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return fmt.Errorf("configure topics: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	created, err := adm.CreateTopics(ctx, cfg.Kafka.Partitions, -1, nil, topics...)
+	if err != nil {
+		return fmt.Errorf("configure topics: %w", err)
+	}
+	var errs []error
+	for _, r := range created.Sorted() {
+		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("configure topics: create %s: %w", r.Topic, r.Err))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	limit := strconv.Itoa(embeddedInputBatchBytes(cfg))
+	altered, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "max.message.bytes", Value: &limit}}, cfg.Kafka.Topics...)
+	if err != nil {
+		return fmt.Errorf("configure topics: %w", err)
+	}
+	for _, r := range altered {
+		if r.Err != nil {
+			errs = append(errs, fmt.Errorf("configure topics: set max.message.bytes of %s: %w", r.Name, r.Err))
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // abortOrphanedTransactions writes an abort marker for every transaction a
 // killed embedded broker left open, as a real broker's coordinator does when

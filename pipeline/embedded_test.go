@@ -1,16 +1,21 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
+	"net"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -228,4 +233,107 @@ func TestEmbeddedRestartAbortsOpenTransactions(t *testing.T) {
 	checkCommitted(t, brokers, l, "after the producer re-initialised")
 	l.txn("last", 4, commit)
 	checkCommitted(t, brokers, l, "after the producer committed again")
+}
+
+// TestEmbeddedTooLarge: a record over engine.max_record_bytes (the default,
+// 1 MiB) reaches an engine running the embedded broker and is dead-lettered
+// as too_large with its bytes; one over twice the limit is refused to its
+// producer.
+func TestEmbeddedTooLarge(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Kafka.Embedded.Listen = freeListen(t)
+	cfg.Kafka.Partitions = 1
+	cfg.ClickHouse.Disabled = true
+	cfg.HTTP.Listen = ""
+	cfg.Engine.StateDir = t.TempDir()
+	cfg.Engine.FlushInterval = Duration(50 * time.Millisecond)
+	cfg.Log.Level = "warn"
+	e, err := New(cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	brokers := []string{cfg.Kafka.Embedded.Listen}
+
+	big := make([]byte, 3<<19) // 1.5 MiB, incompressible
+	_, _ = rand.Read(big)
+	huge := make([]byte, 5<<19) // 2.5 MiB
+	_, _ = rand.Read(huge)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerBatchMaxBytes(8<<20),
+		kgo.RecordRetries(3), kgo.UnknownTopicRetries(-1))
+	require.NoError(t, err)
+	defer cl.Close()
+	pctx, pcancel := context.WithTimeout(ctx, time.Minute)
+	defer pcancel()
+	require.NoError(t, cl.ProduceSync(pctx, &kgo.Record{Topic: cfg.Kafka.Topics[0], Key: []byte("big"), Value: big}).FirstErr())
+	require.ErrorIs(t, cl.ProduceSync(pctx, &kgo.Record{Topic: cfg.Kafka.Topics[0], Key: []byte("huge"), Value: huge}).FirstErr(),
+		kerr.MessageTooLarge, "twice max_record_bytes is the embedded broker's limit on an input")
+
+	dl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(cfg.Kafka.DLQTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	require.NoError(t, err)
+	defer dl.Close()
+	var got []*kgo.Record
+	for len(got) == 0 {
+		f := dl.PollFetches(pctx)
+		require.NoError(t, pctx.Err(), "no dead letter within a minute")
+		got = append(got, f.Records()...)
+	}
+	require.Len(t, got, 1)
+	hd := map[string]string{}
+	for _, h := range got[0].Headers {
+		hd[h.Key] = string(h.Value)
+	}
+	require.Equal(t, "too_large", hd[HeaderReason], "detail: %s", hd[HeaderDetail])
+	require.Equal(t, "big", string(got[0].Key))
+	require.True(t, bytes.Equal(big, got[0].Value), "the dead letter carries the original %d bytes, got %d", len(big), len(got[0].Value))
+}
+
+// freeListen is a free 127.0.0.1 address to listen on.
+func freeListen(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestEmbeddedTopicsOnRestart: a broker restarted from its data directory
+// has the topics named in the configuration since, and the inputs' size
+// limit of the current max_record_bytes.
+func TestEmbeddedTopicsOnRestart(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Kafka.Embedded.Listen = "127.0.0.1:0"
+	cfg.Kafka.Partitions = 2
+	cfg.Kafka.Embedded.DataDir = t.TempDir()
+	c, err := StartEmbedded(cfg)
+	require.NoError(t, err)
+	c.Close()
+	cfg.Kafka.Topics = append(cfg.Kafka.Topics, "more.events")
+	cfg.Engine.MaxRecordBytes = 3 << 20
+	c, err = StartEmbedded(cfg)
+	require.NoError(t, err)
+	defer c.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	require.NoError(t, err)
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx := context.Background()
+	td, err := adm.ListTopics(ctx, cfg.Kafka.Topics...)
+	require.NoError(t, err)
+	for _, topic := range cfg.Kafka.Topics {
+		require.NoError(t, td[topic].Err, topic)
+		require.Len(t, td[topic].Partitions, 2, topic)
+	}
+	rcs, err := adm.DescribeTopicConfigs(ctx, cfg.Kafka.Topics...)
+	require.NoError(t, err)
+	for _, rc := range rcs {
+		require.NoError(t, rc.Err, rc.Name)
+		v := map[string]string{}
+		for _, c := range rc.Configs {
+			v[c.Key] = c.MaybeValue()
+		}
+		require.Equal(t, strconv.Itoa(6<<20), v["max.message.bytes"], "%s: twice max_record_bytes", rc.Name)
+	}
 }
