@@ -114,8 +114,11 @@ type KafkaConfig struct {
 // EmbeddedConfig is the in-process broker (franz-go's kfake) started when no
 // brokers are configured.
 type EmbeddedConfig struct {
-	Listen  string `yaml:"listen"`
-	DataDir string `yaml:"data_dir"` // empty: in memory only
+	Listen string `yaml:"listen"`
+	// DataDir persists the broker's log; empty: in memory only. A start
+	// from it aborts the transactions a killed run left open
+	// (abortOrphanedTransactions).
+	DataDir string `yaml:"data_dir"`
 }
 
 // ClickHouseConfig says where rows go.
@@ -160,6 +163,8 @@ type EngineConfig struct {
 	// MaxPendingPerVisitor bounds an anonymous visitor's parked events.
 	MaxPendingPerVisitor int `yaml:"max_pending_per_visitor"`
 	// Record limits for the decoder; records beyond them go to the DLQ.
+	// The embedded broker's size limits follow MaxRecordBytes
+	// (embeddedInputBatchBytes), so too_large is reachable.
 	MaxRecordBytes int `yaml:"max_record_bytes"`
 	MaxDepth       int `yaml:"max_depth"`
 	MaxStringBytes int `yaml:"max_string_bytes"`

@@ -361,6 +361,14 @@ func (e *Engine) connect() error {
 	if e.reg != nil && !e.noClientMetrics {
 		opts = append(opts, kgo.WithHooks(kprom.NewMetrics("leadscore", kprom.Registerer(e.reg), kprom.Subsystem("kafka"))))
 	}
+	if e.embedded != nil {
+		// The embedded broker takes batches this large (embedded.go):
+		// a dead letter or forwarded event carries a whole input record,
+		// which may be larger than franz-go's default (about 1 MB). A
+		// broker of our own is the only one whose limits are known; with
+		// another the default stays, as a larger batch would be refused.
+		opts = append(opts, kgo.ProducerBatchMaxBytes(int32(embeddedOutputBatchBytes(e.cfg))))
+	}
 	if kc.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(kc.InstanceID))
 	}

@@ -148,6 +148,15 @@ type scenario struct {
 	cfg      string
 	database string
 	dir      string // each instance's state store is under it
+	embedded string // the address of the instances' embedded broker, or "" for the faultEnv's
+}
+
+// kafka is where the scenario's topics are.
+func (s *scenario) kafka() []string {
+	if s.embedded != "" {
+		return []string{s.embedded}
+	}
+	return s.f.brokers
 }
 
 func (f *faultEnv) scenario(t *testing.T, name, bin string) *scenario {
@@ -207,7 +216,11 @@ type proc struct {
 func (s *scenario) start(id string) *proc {
 	s.t.Helper()
 	p := &proc{stderr: new(lockedBuffer)}
-	p.cmd = exec.Command(s.bin, "run", "--config", s.cfg, "--brokers", s.f.brokers[0])
+	args := []string{"run", "--config", s.cfg}
+	if s.embedded == "" {
+		args = append(args, "--brokers", s.f.brokers[0])
+	}
+	p.cmd = exec.Command(s.bin, args...)
 	p.cmd.Env = append(os.Environ(),
 		"LEADSCORE_KAFKA_TRANSACTIONAL_ID="+s.name+"-"+id,
 		"LEADSCORE_KAFKA_INSTANCE_ID="+s.name+"-"+id,
@@ -296,7 +309,7 @@ func freeAddr(t *testing.T) string {
 func (s *scenario) committed() (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(s.f.brokers...))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.kafka()...))
 	if err != nil {
 		return 0, err
 	}
@@ -311,7 +324,7 @@ func (s *scenario) committed() (int64, error) {
 			n += o.At
 		}
 	})
-	lag, err := pipeline.GroupLag(ctx, s.f.brokers, s.name, s.name+"-repartition")
+	lag, err := pipeline.GroupLag(ctx, s.kafka(), s.name, s.name+"-repartition")
 	if err != nil {
 		return 0, err
 	}
@@ -355,7 +368,7 @@ var outcomeTables = []string{"account_scores", "score_changes", "funnel_transiti
 
 func (s *scenario) outcome() outcome {
 	s.t.Helper()
-	o := outcome{topic: committedRecords(s.t, s.f.brokers, s.name+".score-changes"), tables: map[string][]string{}}
+	o := outcome{topic: committedRecords(s.t, s.kafka(), s.name+".score-changes"), tables: map[string][]string{}}
 	conn, err := clickhouse.Open(s.f.ch.Options(s.database))
 	require.NoError(s.t, err)
 	defer conn.Close()
@@ -481,6 +494,39 @@ func TestFaults(t *testing.T) {
 		require.Empty(t, s.outcome().diff(want))
 	})
 
+	t.Run("sigkill with the embedded broker", func(t *testing.T) {
+		// The instance runs the broker, persisted to a data directory:
+		// a SIGKILL kills it in the middle of a transaction, and the
+		// restarted broker must abort that transaction with markers, or
+		// read_committed consumers lose the score changes committed
+		// after it (issue 15).
+		s := f.embeddedScenario(t, "embedded")
+		p := s.start("a")
+		_, err := pipeline.Produce(context.Background(), s.kafka(), inputTopic,
+			generate.New(generate.Config{Seed: 9, Accounts: f.plan.accounts}), f.plan.events, 0)
+		require.NoError(t, err)
+		points := []float64{0.2 + 0.3*rng.Float64(), 0.5 + 0.3*rng.Float64()}
+		t.Logf("SIGKILL after %.0f%% and %.0f%% of the input is committed", 100*points[0], 100*points[1])
+		repartition := s.name + "-repartition"
+		for _, x := range points {
+			s.waitCommitted(int64(x*float64(s.all())), p)
+			s.killInTransaction(p, repartition)
+			p = s.start("a")
+		}
+		s.waitCommitted(s.all(), p)
+		o := s.outcome()
+		cut := countRecords(t, s.kafka(), repartition, kgo.ReadUncommitted()) - countRecords(t, s.kafka(), repartition, kgo.ReadCommitted())
+		p.stop(t)
+		n := 0
+		for _, c := range o.topic {
+			n += c
+		}
+		t.Logf("%d score changes read_committed, %d rows in score_changes FINAL; %d forwarded events aborted", n, len(o.tables["score_changes"]), cut)
+		require.Positive(t, cut, "a kill cut a transaction")
+		require.Equal(t, len(o.tables["score_changes"]), n, "read_committed score changes = score_changes FINAL")
+		require.Empty(t, o.diff(want))
+	})
+
 	t.Run("broken build is caught", func(t *testing.T) {
 		s := f.scenario(t, "broken", buildLeadscore(t, "leadscore_broken_restore"))
 		s.killAt([]float64{0.5})
@@ -573,10 +619,83 @@ func TestFaults(t *testing.T) {
 	})
 }
 
+// embeddedScenario is a scenario whose instances run the embedded broker,
+// persisted to a data directory, on a fixed address; its input is produced
+// once the first instance listens.
+func (f *faultEnv) embeddedScenario(t *testing.T, name string) *scenario {
+	t.Helper()
+	s := f.scenario(t, name, f.bin)
+	s.embedded = freeAddr(t)
+	cfg, err := os.ReadFile(s.cfg)
+	require.NoError(t, err)
+	cfg = []byte(strings.Replace(string(cfg), "kafka:\n",
+		fmt.Sprintf("kafka:\n  embedded: {listen: %q, data_dir: %q}\n", s.embedded, filepath.Join(s.dir, "kafka")), 1))
+	require.NoError(t, os.WriteFile(s.cfg, cfg, 0o644))
+	return s
+}
+
+// killInTransaction kills an instance with SIGKILL while its transaction
+// holds records of topic. The engine forwards events to the repartition
+// topic all through a cycle (score changes only as it commits), so that is
+// where an open transaction is found.
+func (s *scenario) killInTransaction(p *proc, topic string) {
+	s.t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.kafka()...))
+	require.NoError(s.t, err)
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	var parts kadm.TopicsSet
+	for i := range int32(partitions) {
+		parts.Add(topic, i)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+		ps, err := adm.DescribeProducers(context.Background(), parts)
+		if err == nil && len(ps.SortedProducers()) > 0 {
+			p.kill()
+			return
+		}
+		require.True(s.t, time.Now().Before(deadline), "%s: no transaction open on %s within a minute (last error %v)", s.name, topic, err)
+	}
+}
+
+// countRecords counts a topic's data records up to its end, read with the
+// given isolation level.
+func countRecords(t *testing.T, brokers []string, topic string, isolation kgo.IsolationLevel) int {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(isolation), kgo.KeepControlRecords())
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	require.NoError(t, err)
+	need := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			need[o.Partition] = o.Offset - 1
+		}
+	})
+	n := 0
+	for len(need) > 0 {
+		f := cl.PollFetches(ctx)
+		require.NoError(t, ctx.Err(), "read %s", topic)
+		f.EachRecord(func(r *kgo.Record) {
+			if last, ok := need[r.Partition]; ok && r.Offset >= last {
+				delete(need, r.Partition)
+			}
+			if !r.Attrs.IsControl() {
+				n++
+			}
+		})
+	}
+	return n
+}
+
 // waitMembers waits until n members of the group each own partitions.
 func (s *scenario) waitMembers(n int, procs ...*proc) {
 	s.t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(s.f.brokers...))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.kafka()...))
 	require.NoError(s.t, err)
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
@@ -622,7 +741,7 @@ func (s *scenario) killAt(points []float64) {
 // watchCommits samples the group's committed offsets until the returned
 // function is called, and fails the test if any partition's ever goes back.
 func (s *scenario) watchCommits(t *testing.T) (stop func()) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(s.f.brokers...))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.kafka()...))
 	require.NoError(t, err)
 	adm := kadm.NewClient(cl)
 	done := make(chan struct{})
