@@ -1,0 +1,41 @@
+-- 0007_retractions: corrections and retractions.
+--
+-- An account's rows are those of its events applied in event-time order.
+-- An event that arrives late can show that a row written earlier is wrong.
+-- The engine then writes the row's identity (the table's ORDER BY key)
+-- again, after the row it replaces:
+--   a correction: the same identity with the content event-time order
+--                 gives (score_changes: cause 'correction');
+--   a retraction: the same identity with retracted = 1, for a row that
+--                 event-time order does not write at all (score_changes:
+--                 cause 'retraction'). Its other columns say nothing:
+--                 they may be empty or 0.
+-- The tables are ReplacingMergeTree without a version column, so of the
+-- rows of one identity the one inserted last survives FINAL (and
+-- merges). A correction or retraction keeps the partition of the row it
+-- replaces (as_of's month for score_changes, at's for handoffs; the other
+-- two tables have at in their identity), since FINAL only collapses rows
+-- within one partition.
+--
+-- Reading: FINAL first, then skip retracted rows, in a subquery:
+--
+--     SELECT account_id, contact_id, as_of, score, label, stage, cause
+--     FROM (SELECT * FROM score_changes FINAL WHERE account_id = 'acme.com')
+--     WHERE retracted = 0
+--
+-- Not `FROM score_changes FINAL WHERE retracted = 0`: a condition on a
+-- column outside the table's ORDER BY key in the same SELECT as FINAL may
+-- be moved to PREWHERE and applied before FINAL (ClickHouse releases
+-- differ), and would then drop the retraction and keep the row it
+-- retracts. The same holds for any column a correction may change (score,
+-- stage, label ...): filter on it outside the FINAL subquery. Conditions
+-- on ORDER BY columns (account_id, contact_id) may stay inside, where they
+-- narrow what FINAL reads.
+--
+-- ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS: each ALTER adds one
+-- column and the migration runner skips it when the column exists. Rows
+-- written before this migration read retracted = 0.
+ALTER TABLE score_changes ADD COLUMN retracted UInt8 DEFAULT 0;
+ALTER TABLE funnel_transitions ADD COLUMN retracted UInt8 DEFAULT 0;
+ALTER TABLE handoffs ADD COLUMN retracted UInt8 DEFAULT 0;
+ALTER TABLE score_events ADD COLUMN retracted UInt8 DEFAULT 0;
