@@ -91,14 +91,11 @@ func explain(ctx context.Context, conn clickhouse.Conn, account, contact string,
 		}
 		x.Reasons = append(x.Reasons, r)
 	}
-	q := `SELECT at, type, event, path, rules, points FROM score_events FINAL WHERE account_id = ?`
 	args := []any{account}
 	if contact != "" {
-		q += ` AND contact_id = ?`
 		args = append(args, contact)
 	}
-	q += ` ORDER BY at DESC, source_topic DESC, source_partition DESC, source_offset DESC LIMIT ` + strconv.Itoa(max(events, 0))
-	rows, err := conn.Query(ctx, q, args...)
+	rows, err := conn.Query(ctx, explainEventsSQL(contact != "", events), args...)
 	if err != nil {
 		return nil, fmt.Errorf("explain %s: read score_events: %w", describeWho(account, contact), err)
 	}
@@ -114,6 +111,23 @@ func explain(ctx context.Context, conn clickhouse.Conn, account, contact string,
 		return nil, fmt.Errorf("explain %s: read score_events: %w", describeWho(account, contact), err)
 	}
 	return x, nil
+}
+
+// explainEventsSQL reads an account's (with contact, a contact's) score
+// events that stand, newest first, at most limit: FINAL on the account's
+// (and contact's) rows, then without retracted rows, outside the FINAL
+// subquery (deploy/clickhouse/0007_retractions says why). Its parameters
+// are the account and, with contact, the contact.
+func explainEventsSQL(contact bool, limit int) string {
+	q := `SELECT at, type, event, path, rules, points
+		FROM (SELECT at, type, event, path, rules, points, source_topic, source_partition, source_offset, retracted
+			FROM score_events FINAL WHERE account_id = ?`
+	if contact {
+		q += ` AND contact_id = ?`
+	}
+	return q + `)
+		WHERE retracted = 0
+		ORDER BY at DESC, source_topic DESC, source_partition DESC, source_offset DESC LIMIT ` + strconv.Itoa(max(limit, 0))
 }
 
 func describeWho(account, contact string) string {

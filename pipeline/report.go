@@ -108,11 +108,16 @@ func Report(ctx context.Context, c ClickHouseConfig, top int) (*ScoreReport, err
 		rep.Accounts += n
 	}
 	rs.Close()
-	if err := conn.QueryRow(ctx, `SELECT count() FROM score_changes FINAL`).Scan(&rep.ScoreChanges); err != nil {
+	if err := conn.QueryRow(ctx, scoreChangesSQL).Scan(&rep.ScoreChanges); err != nil {
 		return nil, fmt.Errorf("count score changes: %w", err)
 	}
 	return rep, nil
 }
+
+// scoreChangesSQL counts the score changes that stand: FINAL (a replayed
+// or corrected row counts once), then without retracted rows, outside the
+// FINAL subquery (deploy/clickhouse/0007_retractions says why).
+const scoreChangesSQL = `SELECT count() FROM (SELECT retracted FROM score_changes FINAL) WHERE retracted = 0`
 
 // topReasons returns the n largest contributions by absolute points.
 func topReasons(rules []string, points []float64, n int) []string {

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/leadscore/leadscore/internal/rows"
+	"github.com/leadscore/leadscore/sinks"
 )
 
 // The analytics end to end: a stream whose funnel is known by construction
@@ -504,6 +507,18 @@ func TestReportEndToEnd(t *testing.T) {
 	}
 	check()
 
+	// Rows written and then taken back, as the engine does when an event
+	// that arrives late shows event-time order writes no such row: for
+	// some accounts, a win an hour before they were first seen, from a
+	// channel of their own, with a peak score; each then retracted. Every
+	// report would change if it counted them (cohorts, wins, channels,
+	// time in stage, last touch, score bands).
+	retracted := writeRetracted(t, h.cfg.ClickHouse, accounts[:len(accounts)/2])
+	var n uint64
+	require.NoError(t, h.conn.QueryRow(ctx, "SELECT count() FROM (SELECT retracted FROM funnel_transitions FINAL) WHERE retracted = 1").Scan(&n))
+	require.EqualValues(t, retracted, n)
+	check()
+
 	// A replay of the whole input (a new consumer group, no state) writes
 	// every transition and score change again. The views' tables must not
 	// count them twice.
@@ -519,6 +534,37 @@ func TestReportEndToEnd(t *testing.T) {
 	require.Greater(t, raw, before, "the replay wrote the transitions again")
 	t.Logf("funnel_transitions: %d rows after the replay, %d after FINAL", raw, final)
 	check()
+}
+
+// writeRetracted writes, through the ClickHouse sink, a provisional win
+// and score change for each of accounts, then in a later flush their
+// retractions (the identity and the row's time: its partition), and
+// returns how many transitions it retracted.
+func writeRetracted(t *testing.T, cfg ClickHouseConfig, accounts []*rpAccount) int {
+	t.Helper()
+	sink, err := sinks.NewClickHouse(cfg.SinkConfig(), nil, nil)
+	require.NoError(t, err)
+	defer sink.Close(context.Background())
+	var provisional, retractions rows.Batch
+	for i, a := range accounts {
+		at := a.t0.Add(-time.Hour)
+		src := rows.Source{Topic: "leadscore.events", Partition: 0, Offset: 1_000_000 + int64(i)}
+		tr := rows.FunnelTransition{AccountID: a.id, FromStage: "visitor", ToStage: "customer", At: at,
+			Source: "provisional", Medium: "provisional", LastSource: "provisional", LastMedium: "provisional", RecordSource: src}
+		sc := rows.ScoreChange{AccountID: a.id, AsOf: at, Score: 99.9, Grade: "A", Level: 1, Label: "A1", Stage: "lead",
+			Cause: rows.CauseEvent, Source: src}
+		provisional.Transitions = append(provisional.Transitions, tr)
+		provisional.Changes = append(provisional.Changes, sc)
+		retractions.Transitions = append(retractions.Transitions, rows.FunnelTransition{AccountID: a.id, FromStage: tr.FromStage,
+			ToStage: tr.ToStage, At: at, RecordSource: src, Retracted: true})
+		retractions.Changes = append(retractions.Changes, rows.ScoreChange{AccountID: a.id, AsOf: at, Source: src,
+			Cause: rows.CauseRetraction, Retracted: true})
+	}
+	for _, b := range []*rows.Batch{&provisional, &retractions} {
+		require.NoError(t, sink.Write(t.Context(), b))
+		require.NoError(t, sink.Flush(t.Context()))
+	}
+	return len(accounts)
 }
 
 // TestReportPNG draws the three charts from a real report and checks each

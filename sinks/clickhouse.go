@@ -405,10 +405,11 @@ func (c *ClickHouse) Ping(ctx context.Context) error {
 }
 
 // CheckClickHouse checks once that cfg's servers accept its user and
-// password and hold its database with every table the sink writes (those
-// that Migrate creates): a start-up check, so that a wrong password or a
-// missing migration stops a process before it consumes anything rather than
-// at its first flush. The error names the addresses, the user and the
+// password and hold its database with every table and column the sink
+// writes (those that Migrate creates): a start-up check, so that a wrong
+// password or a missing migration (a database an older release migrated)
+// stops a process before it consumes anything rather than at its first
+// flush. The error names the addresses, the user and the
 // database, never the password. A refusal (the server answered with an
 // exception, as for a wrong password or an unknown database) and missing
 // tables are ErrPermanent; anything else (a refused or broken connection, a
@@ -430,31 +431,44 @@ func CheckClickHouse(ctx context.Context, cfg ClickHouseConfig) error {
 		}
 		return fmt.Errorf("check clickhouse %s: %w", where, err)
 	}
-	rs, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = currentDatabase()")
+	rs, err := conn.Query(ctx, "SELECT table, name FROM system.columns WHERE database = currentDatabase()")
 	if err != nil {
-		return fmt.Errorf("check clickhouse %s: list tables: %w", where, err)
+		return fmt.Errorf("check clickhouse %s: list columns: %w", where, err)
 	}
-	have := map[string]bool{}
+	have := map[string]bool{} // "table" and "table.column"
 	for rs.Next() {
-		var name string
-		if err := rs.Scan(&name); err != nil {
+		var table, column string
+		if err := rs.Scan(&table, &column); err != nil {
 			rs.Close()
-			return fmt.Errorf("check clickhouse %s: list tables: %w", where, err)
+			return fmt.Errorf("check clickhouse %s: list columns: %w", where, err)
 		}
-		have[name] = true
+		have[table], have[table+"."+column] = true, true
 	}
 	if err := errors.Join(rs.Err(), rs.Close()); err != nil {
-		return fmt.Errorf("check clickhouse %s: list tables: %w", where, err)
+		return fmt.Errorf("check clickhouse %s: list columns: %w", where, err)
 	}
-	var missing []string
+	var tables, columns []string
 	for _, t := range new(chBlock).tables() {
 		if !have[t.table()] {
-			missing = append(missing, t.table())
+			tables = append(tables, t.table())
+			continue
 		}
+		for _, c := range t.columns() {
+			if !have[t.table()+"."+c.name] {
+				columns = append(columns, t.table()+"."+c.name)
+			}
+		}
+	}
+	var missing []string
+	if len(tables) > 0 {
+		missing = append(missing, "tables missing: "+strings.Join(tables, ", "))
+	}
+	if len(columns) > 0 {
+		missing = append(missing, "columns missing: "+strings.Join(columns, ", "))
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("check clickhouse %s: %w", where,
-			permanentError{fmt.Errorf("tables missing: %s (run leadscore migrate)", strings.Join(missing, ", "))})
+			permanentError{fmt.Errorf("%s (run leadscore migrate)", strings.Join(missing, "; "))})
 	}
 	return nil
 }

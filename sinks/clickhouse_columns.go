@@ -34,6 +34,14 @@ func date(t time.Time) proto.Date {
 	return proto.Date(min(max(t.Unix()/86400, 0), math.MaxUint16))
 }
 
+// uint8Flag converts b to what a UInt8 flag column (retracted) stores.
+func uint8Flag(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // chBlock holds rows in columns, one chTable per table. A block is filled by
 // Write, then frozen by Flush and only read until it is durable.
 type chBlock struct {
@@ -354,6 +362,7 @@ type changeColumns struct {
 	source                                     sourceColumns
 	intent                                     proto.ColFloat64
 	persona, cause                             strColumn
+	retracted                                  proto.ColUInt8
 }
 
 func (c *changeColumns) table() string { return "score_changes" }
@@ -379,6 +388,7 @@ func (c *changeColumns) add(r *rows.ScoreChange) {
 	c.intent.Append(r.Intent)
 	c.persona.Append(r.Persona)
 	c.cause.Append(r.Cause)
+	c.retracted.Append(uint8Flag(r.Retracted))
 }
 
 func (c *changeColumns) columns() []chColumn {
@@ -403,6 +413,7 @@ func (c *changeColumns) columns() []chColumn {
 		{"intent", &c.intent},
 		{"persona", &c.persona},
 		{"cause", &c.cause},
+		{"retracted", &c.retracted},
 	}
 }
 
@@ -426,6 +437,7 @@ func (c *changeColumns) reset() {
 	c.intent.Reset()
 	c.persona.Reset()
 	c.cause.Reset()
+	c.retracted.Reset()
 }
 
 type scoreColumns struct {
@@ -517,6 +529,7 @@ type transitionColumns struct {
 	source, medium, campaign             strColumn
 	lastSource, lastMedium, lastCampaign strColumn
 	recordSource                         sourceColumns
+	retracted                            proto.ColUInt8
 }
 
 func (c *transitionColumns) table() string { return "funnel_transitions" }
@@ -535,6 +548,7 @@ func (c *transitionColumns) add(r *rows.FunnelTransition) {
 	c.lastMedium.Append(r.LastMedium)
 	c.lastCampaign.Append(r.LastCampaign)
 	c.recordSource.add(r.RecordSource)
+	c.retracted.Append(uint8Flag(r.Retracted))
 }
 
 func (c *transitionColumns) columns() []chColumn {
@@ -552,6 +566,7 @@ func (c *transitionColumns) columns() []chColumn {
 		{"last_medium", &c.lastMedium},
 		{"last_campaign", &c.lastCampaign},
 		source[0], source[1], source[2],
+		{"retracted", &c.retracted},
 	}
 }
 
@@ -568,6 +583,7 @@ func (c *transitionColumns) reset() {
 	c.lastMedium.Reset()
 	c.lastCampaign.Reset()
 	c.recordSource.reset()
+	c.retracted.Reset()
 }
 
 type handoffColumns struct {
@@ -580,6 +596,7 @@ type handoffColumns struct {
 	reasons                        reasonColumns
 	rulesVersion                   strColumn
 	source                         sourceColumns
+	retracted                      proto.ColUInt8
 }
 
 func (c *handoffColumns) table() string { return "handoffs" }
@@ -602,6 +619,7 @@ func (c *handoffColumns) add(r *rows.Handoff) {
 	c.reasons.add(r.Reasons)
 	c.rulesVersion.Append(r.RulesVersion)
 	c.source.add(r.Source)
+	c.retracted.Append(uint8Flag(r.Retracted))
 }
 
 func (c *handoffColumns) columns() []chColumn {
@@ -623,6 +641,7 @@ func (c *handoffColumns) columns() []chColumn {
 		reasons[0], reasons[1], reasons[2], reasons[3],
 		{"rules_version", &c.rulesVersion},
 		source[0], source[1], source[2],
+		{"retracted", &c.retracted},
 	}
 }
 
@@ -643,6 +662,7 @@ func (c *handoffColumns) reset() {
 	c.reasons.reset()
 	c.rulesVersion.Reset()
 	c.source.reset()
+	c.retracted.Reset()
 }
 
 // eventColumns holds score_events rows, one per event applied: the largest
@@ -654,6 +674,7 @@ type eventColumns struct {
 	rules                stringArray
 	points               float64Array
 	source               sourceColumns
+	retracted            proto.ColUInt8
 }
 
 func (c *eventColumns) table() string { return "score_events" }
@@ -669,6 +690,7 @@ func (c *eventColumns) add(r *rows.ScoreEvent) {
 	c.rules.add(r.Rules)
 	c.points.add(r.Points)
 	c.source.add(r.Source)
+	c.retracted.Append(uint8Flag(r.Retracted))
 }
 
 func (c *eventColumns) columns() []chColumn {
@@ -683,6 +705,7 @@ func (c *eventColumns) columns() []chColumn {
 		{"rules", c.rules.column()},
 		{"points", c.points.column()},
 		source[0], source[1], source[2],
+		{"retracted", &c.retracted},
 	}
 }
 
@@ -696,4 +719,5 @@ func (c *eventColumns) reset() {
 	c.rules.reset()
 	c.points.reset()
 	c.source.reset()
+	c.retracted.Reset()
 }

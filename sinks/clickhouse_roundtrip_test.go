@@ -109,20 +109,23 @@ func roundTripBatch(seq, n int) *rows.Batch {
 		b.Changes = append(b.Changes, rows.ScoreChange{AccountID: id, ContactID: str(i, "contact"), Score: num(i), Fit: num(i + 1),
 			Engagement: num(i + 2), Grade: str(i+1, "grade"), Level: uint8(i * 37), Label: str(i+2, "label"), Stage: str(i+3, "stage"),
 			PreviousLabel: str(i, "pl"), PreviousStage: str(i+1, "ps"), PreviousScore: num(i + 3), Reasons: reasons(i),
-			RulesVersion: str(i+1, "rv"), AsOf: at(i), Source: src(i), Intent: num(i + 4), Persona: str(i, "persona"), Cause: str(i+2, "cause")})
+			RulesVersion: str(i+1, "rv"), AsOf: at(i), Source: src(i), Intent: num(i + 4), Persona: str(i, "persona"), Cause: str(i+2, "cause"),
+			Retracted: i%3 == 1})
 		b.Scores = append(b.Scores, rows.AccountScore{AccountID: id, ContactID: str(i, "contact"), Score: num(i + 5), Fit: num(i + 6),
 			Engagement: num(i + 7), Grade: str(i, "grade"), Level: uint8(255 - i), Label: str(i+1, "label"), Stage: str(i+2, "stage"),
 			Reasons: reasons(i + 1), RulesVersion: str(i+3, "rv"), AsOf: at(i + 1), Version: []uint64{0, math.MaxUint64, uint64(i)}[i%3],
 			Intent: num(i), Persona: str(i+1, "persona"), BestTimes: strs(i, "bt"), Tags: strs(i+1, "tag")})
 		b.Transitions = append(b.Transitions, rows.FunnelTransition{AccountID: id, ContactID: str(i+1, "contact"), FromStage: str(i, "from"),
 			ToStage: str(i+1, "to"), At: at(i + 2), Source: str(i+2, "s"), Medium: str(i+3, "m"), Campaign: str(i, "c"),
-			LastSource: str(i+1, "ls"), LastMedium: str(i+2, "lm"), LastCampaign: str(i+3, "lc"), RecordSource: src(i + 1)})
+			LastSource: str(i+1, "ls"), LastMedium: str(i+2, "lm"), LastCampaign: str(i+3, "lc"), RecordSource: src(i + 1),
+			Retracted: i%3 == 2})
 		b.Handoffs = append(b.Handoffs, rows.Handoff{AccountID: id, ContactID: str(i+2, "contact"), Score: num(i + 1), Fit: num(i + 2),
 			Engagement: num(i + 3), Intent: num(i + 4), Label: str(i, "label"), Stage: str(i+1, "stage"), Persona: str(i+2, "persona"),
 			Title: str(i+3, "title"), Recommendation: str(i, "rec"), BestTimes: strs(i+2, "bt"), Reasons: reasons(i + 2),
-			RulesVersion: str(i+1, "rv"), At: at(i + 3), Source: src(i + 2)})
+			RulesVersion: str(i+1, "rv"), At: at(i + 3), Source: src(i + 2), Retracted: i%3 == 0})
 		b.Events = append(b.Events, rows.ScoreEvent{AccountID: id, ContactID: str(i+3, "contact"), At: at(i), Type: str(i+1, "type"),
-			Event: str(i+2, "event"), Path: str(i+3, "path"), Rules: strs(i+3, "rule"), Points: nums(i), Source: src(i + 3)})
+			Event: str(i+2, "event"), Path: str(i+3, "path"), Rules: strs(i+3, "rule"), Points: nums(i), Source: src(i + 3),
+			Retracted: i%2 == 1})
 		views := make([]uint32, i%4)
 		for j := range views {
 			views[j] = []uint32{0, 1, math.MaxUint32}[j%3]
@@ -130,7 +133,8 @@ func roundTripBatch(seq, n int) *rows.Batch {
 		b.Visitors = append(b.Visitors, rows.VisitorCompany{AccountID: id, Organisation: str(i+1, "org"), FirstSeen: at(i + 1),
 			LastSeen: at(i + 2), Sessions: uint32(i), Pages: math.MaxUint32 - uint32(i), TopPages: strs(i, "page"), TopPageViews: views,
 			Confidence: num(i + 5), MatchSource: str(i+2, "ms"), Version: uint64(i) << 40})
-		b.IPMatches = append(b.IPMatches, rows.IPMatches{Day: []time.Time{at(0), at(3 + 4*i)}[i%2], // in Date's range: see TestClickHouseDateRange MatchSource: str(i+1, "ms"), Class: str(i+2, "class"),
+		b.IPMatches = append(b.IPMatches, rows.IPMatches{Day: []time.Time{at(0), at(3 + 4*i)}[i%2], // in Date's range: see TestClickHouseDateRange
+			MatchSource: str(i+1, "ms"), Class: str(i+2, "class"),
 			Topic: str(i+3, "topic"), Partition: int32(i - 3), Lookups: []uint64{0, math.MaxUint64, uint64(i)}[i%3]})
 		b.Rejected = append(b.Rejected, rows.RejectedLead{At: at(i + 2), UserID: id, AnonymousID: str(i, "anon"), Email: str(i+1, "email"),
 			Phone: str(i+2, "phone"), Company: str(i+3, "company"), Reasons: strs(i+1, "why"), Fields: strs(i+2, "field"),
@@ -156,6 +160,13 @@ func oracleInsert(t *testing.T, conn driver.Conn, b *rows.Batch) {
 		at = at.UTC()
 		return time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, time.UTC)
 	}
+	// flag is what a UInt8 flag column holds for b.
+	flag := func(b bool) uint8 {
+		if b {
+			return 1
+		}
+		return 0
+	}
 	type reasonArrays struct {
 		rule, category []string
 		points         []float64
@@ -180,12 +191,12 @@ func oracleInsert(t *testing.T, conn driver.Conn, b *rows.Batch) {
 	}
 	insert("score_changes", `account_id, contact_id, as_of, score, fit, engagement, grade, level, label, stage,
 		previous_label, previous_stage, previous_score, reasons_rule, reasons_category, reasons_points, reasons_count,
-		rules_version, source_topic, source_partition, source_offset, intent, persona, cause`, len(b.Changes), func(i int) []any {
+		rules_version, source_topic, source_partition, source_offset, intent, persona, cause, retracted`, len(b.Changes), func(i int) []any {
 		c := &b.Changes[i]
 		r := split(c.Reasons)
 		return []any{c.AccountID, c.ContactID, clamp(c.AsOf), c.Score, c.Fit, c.Engagement, c.Grade, c.Level, c.Label, c.Stage,
 			c.PreviousLabel, c.PreviousStage, c.PreviousScore, r.rule, r.category, r.points, r.count,
-			c.RulesVersion, c.Source.Topic, c.Source.Partition, c.Source.Offset, c.Intent, c.Persona, c.Cause}
+			c.RulesVersion, c.Source.Topic, c.Source.Partition, c.Source.Offset, c.Intent, c.Persona, c.Cause, flag(c.Retracted)}
 	})
 	insert("account_scores", `account_id, contact_id, score, fit, engagement, grade, level, label, stage,
 		reasons_rule, reasons_category, reasons_points, reasons_count, rules_version, as_of, version, intent, persona,
@@ -197,25 +208,26 @@ func oracleInsert(t *testing.T, conn driver.Conn, b *rows.Batch) {
 			s.BestTimes, s.Tags}
 	})
 	insert("funnel_transitions", `account_id, contact_id, from_stage, to_stage, at, source, medium, campaign,
-		last_source, last_medium, last_campaign, source_topic, source_partition, source_offset`, len(b.Transitions), func(i int) []any {
+		last_source, last_medium, last_campaign, source_topic, source_partition, source_offset, retracted`, len(b.Transitions), func(i int) []any {
 		f := &b.Transitions[i]
 		return []any{f.AccountID, f.ContactID, f.FromStage, f.ToStage, clamp(f.At), f.Source, f.Medium, f.Campaign,
-			f.LastSource, f.LastMedium, f.LastCampaign, f.RecordSource.Topic, f.RecordSource.Partition, f.RecordSource.Offset}
+			f.LastSource, f.LastMedium, f.LastCampaign, f.RecordSource.Topic, f.RecordSource.Partition, f.RecordSource.Offset,
+			flag(f.Retracted)}
 	})
 	insert("handoffs", `account_id, contact_id, at, score, fit, engagement, intent, label, stage, persona, title,
 		recommendation, best_times, reasons_rule, reasons_category, reasons_points, reasons_count, rules_version,
-		source_topic, source_partition, source_offset`, len(b.Handoffs), func(i int) []any {
+		source_topic, source_partition, source_offset, retracted`, len(b.Handoffs), func(i int) []any {
 		h := &b.Handoffs[i]
 		r := split(h.Reasons)
 		return []any{h.AccountID, h.ContactID, clamp(h.At), h.Score, h.Fit, h.Engagement, h.Intent, h.Label, h.Stage, h.Persona, h.Title,
 			h.Recommendation, h.BestTimes, r.rule, r.category, r.points, r.count, h.RulesVersion,
-			h.Source.Topic, h.Source.Partition, h.Source.Offset}
+			h.Source.Topic, h.Source.Partition, h.Source.Offset, flag(h.Retracted)}
 	})
 	insert("score_events", `account_id, contact_id, at, type, event, path, rules, points,
-		source_topic, source_partition, source_offset`, len(b.Events), func(i int) []any {
+		source_topic, source_partition, source_offset, retracted`, len(b.Events), func(i int) []any {
 		e := &b.Events[i]
 		return []any{e.AccountID, e.ContactID, clamp(e.At), e.Type, e.Event, e.Path, e.Rules, e.Points,
-			e.Source.Topic, e.Source.Partition, e.Source.Offset}
+			e.Source.Topic, e.Source.Partition, e.Source.Offset, flag(e.Retracted)}
 	})
 	insert("visitor_companies", `account_id, organisation, first_seen, last_seen, sessions, pages, top_pages,
 		top_page_views, confidence, match_source, version`, len(b.Visitors), func(i int) []any {

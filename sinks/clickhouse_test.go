@@ -57,26 +57,47 @@ func query(t *testing.T, cfg ClickHouseConfig) driver.Conn {
 	return conn
 }
 
-func readChanges(t *testing.T, conn driver.Conn) []rows.ScoreChange {
-	t.Helper()
-	rs, err := conn.Query(t.Context(), `SELECT account_id, contact_id, as_of, score, fit, engagement,
+// changeColumnList names the columns of score_changes in the order
+// scanChanges scans them.
+const changeColumnList = `account_id, contact_id, as_of, score, fit, engagement,
 		grade, level, label, stage, previous_label, previous_stage, previous_score,
 		reasons_rule, reasons_category, reasons_points, reasons_count, rules_version,
-		source_topic, source_partition, source_offset, intent, persona, cause
-		FROM score_changes FINAL`)
+		source_topic, source_partition, source_offset, intent, persona, cause, retracted`
+
+// readChanges returns the rows of score_changes after FINAL, retractions
+// included.
+func readChanges(t *testing.T, conn driver.Conn) []rows.ScoreChange {
+	t.Helper()
+	return scanChanges(t, conn, `SELECT `+changeColumnList+` FROM score_changes FINAL`)
+}
+
+// readStandingChanges returns the score changes a reader takes as
+// standing: FINAL first, then without retracted rows, outside it, as the
+// queries leadscore ships read them (deploy/clickhouse/0007_retractions).
+func readStandingChanges(t *testing.T, conn driver.Conn) []rows.ScoreChange {
+	t.Helper()
+	return scanChanges(t, conn, `SELECT `+changeColumnList+`
+		FROM (SELECT `+changeColumnList+` FROM score_changes FINAL) WHERE retracted = 0`)
+}
+
+func scanChanges(t *testing.T, conn driver.Conn, sql string) []rows.ScoreChange {
+	t.Helper()
+	rs, err := conn.Query(t.Context(), sql)
 	require.NoError(t, err)
 	defer rs.Close()
 	var out []rows.ScoreChange
 	for rs.Next() {
 		var (
-			c rows.ScoreChange
-			r reasonArrays
+			c         rows.ScoreChange
+			r         reasonArrays
+			retracted uint8
 		)
 		require.NoError(t, rs.Scan(&c.AccountID, &c.ContactID, &c.AsOf, &c.Score, &c.Fit, &c.Engagement,
 			&c.Grade, &c.Level, &c.Label, &c.Stage, &c.PreviousLabel, &c.PreviousStage, &c.PreviousScore,
 			&r.rule, &r.category, &r.points, &r.count, &c.RulesVersion,
-			&c.Source.Topic, &c.Source.Partition, &c.Source.Offset, &c.Intent, &c.Persona, &c.Cause))
+			&c.Source.Topic, &c.Source.Partition, &c.Source.Offset, &c.Intent, &c.Persona, &c.Cause, &retracted))
 		c.Reasons = r.zip(t)
+		c.Retracted = readFlag(t, retracted)
 		out = append(out, c)
 	}
 	require.NoError(t, rs.Err())
@@ -109,26 +130,51 @@ func readScores(t *testing.T, conn driver.Conn) []rows.AccountScore {
 	return out
 }
 
-func readHandoffs(t *testing.T, conn driver.Conn) []rows.Handoff {
+// readFlag reads a UInt8 flag column, which holds 0 or 1 only.
+func readFlag(t *testing.T, v uint8) bool {
 	t.Helper()
-	rs, err := conn.Query(t.Context(), `SELECT account_id, contact_id, at, score, fit, engagement, intent,
+	require.LessOrEqual(t, v, uint8(1), "a flag is 0 or 1")
+	return v == 1
+}
+
+const handoffColumnList = `account_id, contact_id, at, score, fit, engagement, intent,
 		label, stage, persona, title, recommendation, best_times,
 		reasons_rule, reasons_category, reasons_points, reasons_count, rules_version,
-		source_topic, source_partition, source_offset
-		FROM handoffs FINAL`)
+		source_topic, source_partition, source_offset, retracted`
+
+// readHandoffs returns the rows of handoffs after FINAL, retractions
+// included.
+func readHandoffs(t *testing.T, conn driver.Conn) []rows.Handoff {
+	t.Helper()
+	return scanHandoffs(t, conn, `SELECT `+handoffColumnList+` FROM handoffs FINAL`)
+}
+
+// readStandingHandoffs returns the hand-offs that stand, read as
+// readStandingChanges reads score changes.
+func readStandingHandoffs(t *testing.T, conn driver.Conn) []rows.Handoff {
+	t.Helper()
+	return scanHandoffs(t, conn, `SELECT `+handoffColumnList+`
+		FROM (SELECT `+handoffColumnList+` FROM handoffs FINAL) WHERE retracted = 0`)
+}
+
+func scanHandoffs(t *testing.T, conn driver.Conn, sql string) []rows.Handoff {
+	t.Helper()
+	rs, err := conn.Query(t.Context(), sql)
 	require.NoError(t, err)
 	defer rs.Close()
 	var out []rows.Handoff
 	for rs.Next() {
 		var (
-			h rows.Handoff
-			r reasonArrays
+			h         rows.Handoff
+			r         reasonArrays
+			retracted uint8
 		)
 		require.NoError(t, rs.Scan(&h.AccountID, &h.ContactID, &h.At, &h.Score, &h.Fit, &h.Engagement, &h.Intent,
 			&h.Label, &h.Stage, &h.Persona, &h.Title, &h.Recommendation, &h.BestTimes,
 			&r.rule, &r.category, &r.points, &r.count, &h.RulesVersion,
-			&h.Source.Topic, &h.Source.Partition, &h.Source.Offset))
+			&h.Source.Topic, &h.Source.Partition, &h.Source.Offset, &retracted))
 		h.Reasons = r.zip(t)
+		h.Retracted = readFlag(t, retracted)
 		h.At = h.At.UTC()
 		h.BestTimes = nilIfEmpty(h.BestTimes)
 		out = append(out, h)
@@ -140,15 +186,19 @@ func readHandoffs(t *testing.T, conn driver.Conn) []rows.Handoff {
 func readEvents(t *testing.T, conn driver.Conn) []rows.ScoreEvent {
 	t.Helper()
 	rs, err := conn.Query(t.Context(), `SELECT account_id, contact_id, at, type, event, path, rules, points,
-		source_topic, source_partition, source_offset
+		source_topic, source_partition, source_offset, retracted
 		FROM score_events FINAL ORDER BY account_id, contact_id, at, source_offset`)
 	require.NoError(t, err)
 	defer rs.Close()
 	var out []rows.ScoreEvent
 	for rs.Next() {
-		var e rows.ScoreEvent
+		var (
+			e         rows.ScoreEvent
+			retracted uint8
+		)
 		require.NoError(t, rs.Scan(&e.AccountID, &e.ContactID, &e.At, &e.Type, &e.Event, &e.Path, &e.Rules, &e.Points,
-			&e.Source.Topic, &e.Source.Partition, &e.Source.Offset))
+			&e.Source.Topic, &e.Source.Partition, &e.Source.Offset, &retracted))
+		e.Retracted = readFlag(t, retracted)
 		e.At = e.At.UTC()
 		e.Rules, e.Points = nilIfEmpty(e.Rules), nilIfEmpty(e.Points)
 		out = append(out, e)
@@ -187,16 +237,20 @@ func nilIfEmpty[T any](s []T) []T {
 func readTransitions(t *testing.T, conn driver.Conn) []rows.FunnelTransition {
 	t.Helper()
 	rs, err := conn.Query(t.Context(), `SELECT account_id, contact_id, from_stage, to_stage, at,
-		source, medium, campaign, last_source, last_medium, last_campaign, source_topic, source_partition, source_offset
+		source, medium, campaign, last_source, last_medium, last_campaign, source_topic, source_partition, source_offset, retracted
 		FROM funnel_transitions FINAL ORDER BY account_id, contact_id, at`)
 	require.NoError(t, err)
 	defer rs.Close()
 	var out []rows.FunnelTransition
 	for rs.Next() {
-		var f rows.FunnelTransition
+		var (
+			f         rows.FunnelTransition
+			retracted uint8
+		)
 		require.NoError(t, rs.Scan(&f.AccountID, &f.ContactID, &f.FromStage, &f.ToStage, &f.At,
 			&f.Source, &f.Medium, &f.Campaign, &f.LastSource, &f.LastMedium, &f.LastCampaign,
-			&f.RecordSource.Topic, &f.RecordSource.Partition, &f.RecordSource.Offset))
+			&f.RecordSource.Topic, &f.RecordSource.Partition, &f.RecordSource.Offset, &retracted))
+		f.Retracted = readFlag(t, retracted)
 		f.At = f.At.UTC()
 		out = append(out, f)
 	}
@@ -229,9 +283,12 @@ func TestClickHouseConformance(t *testing.T) {
 		cfg := testClickHouseConfig(t, clickHouseServer(t))
 		conn := query(t, cfg)
 		return harness{
-			sink:             newTestClickHouse(t, cfg, nil),
-			read:             func(t *testing.T) []rows.ScoreChange { return readChanges(t, conn) },
-			readHandoffs:     func(t *testing.T) []rows.Handoff { return readHandoffs(t, conn) },
+			sink:         newTestClickHouse(t, cfg, nil),
+			read:         func(t *testing.T) []rows.ScoreChange { return readChanges(t, conn) },
+			readHandoffs: func(t *testing.T) []rows.Handoff { return readHandoffs(t, conn) },
+			standing: func(t *testing.T) ([]rows.ScoreChange, []rows.Handoff) {
+				return readStandingChanges(t, conn), readStandingHandoffs(t, conn)
+			},
 			collapsesReplays: true,
 		}
 	})
@@ -578,8 +635,11 @@ func TestCheckClickHouse(t *testing.T) {
 	missingDB := cfg
 	missingDB.Database = "no_such_database"
 	permanent(missingDB, "code: 81")
+	// A database an older release migrated: a table and a column short.
+	require.NoError(t, query(t, cfg).Exec(t.Context(), "ALTER TABLE handoffs DROP COLUMN retracted"))
+	permanent(cfg, "columns missing: handoffs.retracted (run leadscore migrate)")
 	require.NoError(t, query(t, cfg).Exec(t.Context(), "DROP TABLE lead_merges"))
-	permanent(cfg, "tables missing: lead_merges (run leadscore migrate)")
+	permanent(cfg, "tables missing: lead_merges; columns missing: handoffs.retracted (run leadscore migrate)")
 
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()

@@ -14,14 +14,21 @@
 // the workers. Migrate (migrate.go) creates the database and applies the
 // schema of deploy/clickhouse. Every row has a deterministic identity (the
 // tables' ReplacingMergeTree keys), so an insert repeated by a retry or by a
-// replay of the input leaves one row per identity after FINAL.
+// replay of the input leaves one row per identity after FINAL. The same
+// holds for a correction or a retraction (a row's identity written again,
+// with new content or with Retracted set): written after the row it
+// replaces, it is what FINAL keeps; the sink writes them like any row, the
+// retracted column included, and readers skip retracted rows outside FINAL
+// (deploy/clickhouse/0007_retractions).
 //
 // ClickHouse writes five tables: score_changes, account_scores,
 // funnel_transitions, handoffs and score_events (every event applied, with
 // what each rule earned: the history leadscore explain reads).
 //
 // Kafka (kafka.go) produces score changes, and handoffs when configured
-// (WithHandoffs), as JSON (json.go) with a client the pipeline owns; Flush
+// (WithHandoffs), as JSON (json.go) with a client the pipeline owns; a
+// retraction carries "retracted":true, and consumers keep the latest record
+// of an identity, deleting it on a retraction. Flush
 // waits for the acknowledgements and reports the records that failed since
 // the previous Flush. Score events are not produced to Kafka.
 //

@@ -16,8 +16,12 @@ import (
 // (sub-second digits only when present), reasons [{rule, category, points,
 // count}] (an empty list, never null), source {topic, partition, offset}.
 // Numbers are formatted as encoding/json does; a NaN or infinite score,
-// which JSON cannot carry, is written as null. Hand-rolled: one pass, no
-// reflection, no allocation beyond growing b.
+// which JSON cannot carry, is written as null. "retracted":true comes last,
+// on a retraction only (omitempty): consumers that never see a retraction
+// read the records they always read. A retraction's other fields may be
+// zero values (a zero as_of is 0001-01-01T00:00:00Z, as encoding/json
+// writes it). Hand-rolled: one pass, no reflection, no allocation beyond
+// growing b.
 func appendScoreChangeJSON(b []byte, c *rows.ScoreChange) []byte {
 	b = append(b, `{"account_id":`...)
 	b = json.AppendEscape(b, c.AccountID, 0)
@@ -57,6 +61,9 @@ func appendScoreChangeJSON(b []byte, c *rows.ScoreChange) []byte {
 	b = json.AppendEscape(b, c.Persona, 0)
 	b = append(b, `,"cause":`...)
 	b = json.AppendEscape(b, c.Cause, 0)
+	if c.Retracted {
+		b = append(b, `,"retracted":true`...)
+	}
 	b = append(b, '}')
 	return b
 }
@@ -64,7 +71,8 @@ func appendScoreChangeJSON(b []byte, c *rows.ScoreChange) []byte {
 // appendHandoffJSON appends the JSON value of a handoffs record to b: the
 // json field names of rows.Handoff in its field order, with the conventions
 // of appendScoreChangeJSON (at in RFC 3339 UTC; best_times and reasons an
-// empty list, never null; a non-finite number as null).
+// empty list, never null; a non-finite number as null; "retracted":true
+// last, on a retraction only).
 func appendHandoffJSON(b []byte, h *rows.Handoff) []byte {
 	b = append(b, `{"account_id":`...)
 	b = json.AppendEscape(b, h.AccountID, 0)
@@ -103,6 +111,9 @@ func appendHandoffJSON(b []byte, h *rows.Handoff) []byte {
 	b = appendTimeJSON(b, h.At)
 	b = append(b, `,"source":`...)
 	b = appendSourceJSON(b, &h.Source)
+	if h.Retracted {
+		b = append(b, `,"retracted":true`...)
+	}
 	b = append(b, '}')
 	return b
 }
@@ -171,14 +182,14 @@ func appendFloat(b []byte, f float64) []byte {
 
 // scoreChangeJSONSize estimates the encoded size of c, to allocate once.
 func scoreChangeJSONSize(c *rows.ScoreChange) int {
-	return 450 + len(c.AccountID) + len(c.ContactID) + len(c.Grade) + len(c.Label) + len(c.Stage) +
+	return 470 + len(c.AccountID) + len(c.ContactID) + len(c.Grade) + len(c.Label) + len(c.Stage) +
 		len(c.PreviousLabel) + len(c.PreviousStage) + len(c.RulesVersion) + len(c.Source.Topic) +
 		len(c.Persona) + len(c.Cause) + reasonsJSONSize(c.Reasons)
 }
 
 // handoffJSONSize estimates the encoded size of h, to allocate once.
 func handoffJSONSize(h *rows.Handoff) int {
-	n := 400 + len(h.AccountID) + len(h.ContactID) + len(h.Label) + len(h.Stage) + len(h.Persona) +
+	n := 420 + len(h.AccountID) + len(h.ContactID) + len(h.Label) + len(h.Stage) + len(h.Persona) +
 		len(h.Title) + len(h.Recommendation) + len(h.RulesVersion) + len(h.Source.Topic) +
 		reasonsJSONSize(h.Reasons)
 	for _, s := range h.BestTimes {

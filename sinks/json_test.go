@@ -4,6 +4,7 @@ import (
 	"bytes"
 	stdjson "encoding/json"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,6 +65,17 @@ func TestScoreChangeJSONMatchesEncodingJSON(t *testing.T) {
 		"time zone and nanoseconds": {
 			AsOf: time.Date(2026, 5, 1, 7, 30, 15, 120000000, time.FixedZone("CST", 8*3600)),
 		},
+		// A retraction carries its row's identity; the rest may be zero.
+		"retraction": {
+			AccountID: "acme.com", ContactID: "ada@acme.com", Cause: rows.CauseRetraction, Retracted: true,
+			Source: rows.Source{Topic: "leadscore.events", Partition: 2, Offset: 1841},
+		},
+		"retraction, all else zero": {Retracted: true},
+		"correction": func() rows.ScoreChange {
+			c := testChanges("json", 4)[2]
+			c.Cause = rows.CauseCorrection
+			return c
+		}(),
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -93,6 +105,11 @@ func TestHandoffJSONMatchesEncodingJSON(t *testing.T) {
 		"time zone and nanoseconds": {
 			At: time.Date(2026, 5, 1, 7, 30, 15, 120000000, time.FixedZone("CST", 8*3600)),
 		},
+		"retraction": {
+			AccountID: "acme.com", ContactID: "u-17", Retracted: true,
+			Source: rows.Source{Topic: "leadscore.events", Partition: 1, Offset: 77},
+		},
+		"retraction, all else zero": {Retracted: true},
 	}
 	for name, h := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -124,6 +141,7 @@ func FuzzHandoffJSON(f *testing.F) {
 			Reasons:   []rows.Reason{{Rule: title, Category: label, Points: points, Count: count}},
 			At:        time.Unix(0, nanos),
 			Source:    rows.Source{Topic: bestTime, Partition: partition, Offset: offset},
+			Retracted: count%2 == 1,
 		}
 		if count%3 == 0 { // no best times nor reasons: empty lists
 			h.BestTimes, h.Reasons = nil, nil
@@ -132,6 +150,24 @@ func FuzzHandoffJSON(f *testing.F) {
 		require.True(t, stdjson.Valid(got), "invalid JSON: %s", got)
 		require.Equal(t, string(stdlibHandoffJSON(t, h)), string(got))
 	})
+}
+
+// TestRetractedJSON: a retraction says so, last, and only a retraction
+// does (the omitempty of rows' json tags: records that are not retractions
+// read as they always did).
+func TestRetractedJSON(t *testing.T) {
+	c := rows.ScoreChange{AccountID: "acme.com", Cause: rows.CauseRetraction, Retracted: true}
+	got := string(appendScoreChangeJSON(nil, &c))
+	require.True(t, strings.HasSuffix(got, `,"cause":"retraction","retracted":true}`), got)
+	require.Contains(t, got, `"as_of":"0001-01-01T00:00:00Z"`, "a zero time is written as encoding/json writes it")
+	c.Retracted, c.Cause = false, rows.CauseCorrection
+	require.NotContains(t, string(appendScoreChangeJSON(nil, &c)), "retracted")
+
+	h := rows.Handoff{AccountID: "acme.com", Retracted: true}
+	got = string(appendHandoffJSON(nil, &h))
+	require.True(t, strings.HasSuffix(got, `"offset":0},"retracted":true}`), got)
+	h.Retracted = false
+	require.NotContains(t, string(appendHandoffJSON(nil, &h)), "retracted")
 }
 
 func TestScoreChangeJSONNonFiniteIsNull(t *testing.T) {
@@ -162,6 +198,7 @@ func FuzzScoreChangeJSON(f *testing.F) {
 			AsOf:    time.Unix(0, nanos),
 			Source:  rows.Source{Topic: rule, Partition: partition, Offset: offset},
 			Intent:  points, Persona: contact + rule, Cause: label,
+			Retracted: level%2 == 1,
 		}
 		got := appendScoreChangeJSON(nil, &c)
 		require.True(t, stdjson.Valid(got), "invalid JSON: %s", got)

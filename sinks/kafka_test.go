@@ -109,6 +109,13 @@ func TestKafkaConformance(t *testing.T) {
 			readHandoffs: func(t *testing.T) []rows.Handoff {
 				return decodeHandoffs(t, consumeTopic(t, c, testHandoffsTopic))
 			},
+			standing: func(t *testing.T) ([]rows.ScoreChange, []rows.Handoff) {
+				changes := fold(decodeChanges(t, consumeAll(t, c)), changeIdentity,
+					func(c rows.ScoreChange) bool { return c.Retracted })
+				handoffs := fold(decodeHandoffs(t, consumeTopic(t, c, testHandoffsTopic)), handoffIdentity,
+					func(h rows.Handoff) bool { return h.Retracted })
+				return changes, handoffs
+			},
 		}
 	})
 }

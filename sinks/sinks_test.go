@@ -23,6 +23,13 @@ type harness struct {
 	// readHandoffs returns every handoff the backend holds durably, in any
 	// order.
 	readHandoffs func(t *testing.T) []rows.Handoff
+	// standing returns the score changes and hand-offs that stand, the way
+	// the backend's readers are told to take them (README, "Corrections and
+	// retractions"): ClickHouse's rows after FINAL without the retracted
+	// ones; a topic's records folded as a consumer does, each record
+	// replacing the earlier one of its identity and a retraction removing
+	// it.
+	standing func(t *testing.T) ([]rows.ScoreChange, []rows.Handoff)
 	// collapsesReplays tells whether a row written twice is read back once
 	// (ClickHouse after FINAL) or twice, byte-identical (Kafka: consumers
 	// deduplicate on the source field).
@@ -110,6 +117,75 @@ func testSinkConformance(t *testing.T, newHarness func(t *testing.T) harness) {
 			require.Len(t, got, 4*len(want))
 			require.Len(t, gotHandoffs, 4*len(wantHandoffs))
 		}
+	})
+
+	t.Run("a correction replaces its row and a retraction removes it", func(t *testing.T) {
+		h := newHarness(t)
+		changes, handoffs := testChanges("fix", 12), testHandoffs("fix", 8)
+		require.NoError(t, h.sink.Write(t.Context(), &rows.Batch{Changes: changes, Handoffs: handoffs}))
+		require.NoError(t, h.sink.Flush(t.Context()))
+
+		// An event that arrived late: some rows are written again with new
+		// content, some retracted; the rest stand as they were. The
+		// retractions carry the identity and the row's time (its
+		// partition in ClickHouse), nothing else.
+		var (
+			fixes, wantChanges        []rows.ScoreChange
+			fixHandoffs, wantHandoffs []rows.Handoff
+			retractions               []rows.ScoreChange
+		)
+		for i, c := range changes {
+			switch i % 3 {
+			case 0:
+				wantChanges = append(wantChanges, c)
+			case 1:
+				c.Cause, c.Score, c.Label, c.Stage = rows.CauseCorrection, c.Score-20.5, "D4", "lead"
+				c.Reasons = testReasons(i + 1)
+				fixes = append(fixes, c)
+				wantChanges = append(wantChanges, c)
+			case 2:
+				r := rows.ScoreChange{AccountID: c.AccountID, ContactID: c.ContactID, AsOf: c.AsOf, Source: c.Source,
+					Cause: rows.CauseRetraction, Retracted: true}
+				fixes = append(fixes, r)
+				retractions = append(retractions, r)
+			}
+		}
+		for i, ho := range handoffs {
+			switch i % 3 {
+			case 0:
+				wantHandoffs = append(wantHandoffs, ho)
+			case 1:
+				ho.Score, ho.Recommendation, ho.BestTimes = ho.Score+3.25, "corrected: call today", []string{"Fri 16:00"}
+				fixHandoffs = append(fixHandoffs, ho)
+				wantHandoffs = append(wantHandoffs, ho)
+			case 2:
+				fixHandoffs = append(fixHandoffs, rows.Handoff{AccountID: ho.AccountID, ContactID: ho.ContactID, At: ho.At,
+					Source: ho.Source, Retracted: true})
+			}
+		}
+		require.NoError(t, h.sink.Write(t.Context(), &rows.Batch{Changes: fixes, Handoffs: fixHandoffs}))
+		require.NoError(t, h.sink.Flush(t.Context()))
+
+		gotChanges, gotHandoffs := h.standing(t)
+		requireSameChanges(t, wantChanges, gotChanges)
+		requireSameHandoffs(t, wantHandoffs, gotHandoffs)
+
+		// The retractions themselves are durable, flag included: a
+		// reader that skipped nothing would see them.
+		var retracted []rows.ScoreChange
+		for _, c := range h.read(t) {
+			if c.Retracted {
+				retracted = append(retracted, c)
+			}
+		}
+		requireSameChanges(t, retractions, retracted)
+		n := 0
+		for _, ho := range h.readHandoffs(t) {
+			if ho.Retracted {
+				n++
+			}
+		}
+		require.Equal(t, len(handoffs)/3, n)
 	})
 
 	t.Run("Close flushes, is idempotent and final", func(t *testing.T) {
@@ -303,6 +379,29 @@ func requireSameHandoffs(t *testing.T, want, got []rows.Handoff) {
 func distinctHandoffs(t *testing.T, hs []rows.Handoff) []rows.Handoff {
 	t.Helper()
 	return distinct(t, normalizeHandoffs(hs), handoffIdentity)
+}
+
+// fold takes records of one kind as a consumer of the topic does: in the
+// order read (one identity's records share a key, hence a partition, and
+// come in the order produced), a record replaces the earlier one of its
+// identity, and a retraction removes it.
+func fold[T any](recs []T, identity func(T) string, retracted func(T) bool) []T {
+	last := map[string]int{}
+	var order []string
+	for i, r := range recs {
+		id := identity(r)
+		if _, ok := last[id]; !ok {
+			order = append(order, id)
+		}
+		last[id] = i
+	}
+	var out []T
+	for _, id := range order {
+		if r := recs[last[id]]; !retracted(r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // distinct keeps the first row of each identity of rs, failing when two

@@ -193,7 +193,7 @@ func (n *naiveInserter) insert(c *rows.ScoreChange) error {
 	}
 	_, err := n.stmt.Exec(c.AccountID, c.ContactID, c.AsOf, c.Score, c.Fit, c.Engagement, c.Grade, c.Level, c.Label, c.Stage,
 		c.PreviousLabel, c.PreviousStage, c.PreviousScore, rule, category, points, count,
-		c.RulesVersion, c.Source.Topic, c.Source.Partition, c.Source.Offset, c.Intent, c.Persona, c.Cause)
+		c.RulesVersion, c.Source.Topic, c.Source.Partition, c.Source.Offset, c.Intent, c.Persona, c.Cause, uint8Flag(c.Retracted))
 	return err
 }
 

@@ -5,9 +5,11 @@
 -- and replaying that record (after a crash, a rebalance, a reprocessing run)
 -- yields a row with the same key and the same content. Background merges keep
 -- one row per key, eventually; a query that must not see replayed duplicates
--- reads with FINAL, e.g.
+-- reads with FINAL, and since 0007_retractions skips retracted rows outside
+-- it, e.g.
 --
---     SELECT * FROM score_changes FINAL WHERE account_id = 'acme.com'
+--     SELECT * FROM (SELECT * FROM score_changes FINAL WHERE account_id = 'acme.com')
+--     WHERE retracted = 0
 --
 -- Times are DateTime: UTC seconds. Scores are 0..100; label is the grade
 -- letter followed by the level digit (B1); stage is one of visitor, lead, mql,
@@ -89,7 +91,8 @@ ORDER BY (account_id, contact_id);
 -- be broken down by channel, e.g.
 --
 --     SELECT source, countIf(to_stage = 'mql') AS mqls
---     FROM funnel_transitions FINAL GROUP BY source
+--     FROM (SELECT * FROM funnel_transitions FINAL) WHERE retracted = 0
+--     GROUP BY source
 --
 -- source_* name the input record that caused the transition; together with
 -- the account, contact, time and stages they are the row's identity.

@@ -30,8 +30,11 @@
 --                  rules (a new rules file re-scored the account).
 -- Changes that no event caused, e.g. the last week's decays:
 --
---     SELECT cause, count() FROM score_changes FINAL
---     WHERE as_of > now() - INTERVAL 7 DAY GROUP BY cause
+--     SELECT cause, count() FROM (SELECT * FROM score_changes FINAL)
+--     WHERE retracted = 0 AND as_of > now() - INTERVAL 7 DAY GROUP BY cause
+--
+-- (0007_retractions adds the causes correction and retraction, and the
+-- column retracted that readers skip outside FINAL.)
 ALTER TABLE score_changes ADD COLUMN reasons_count Array(UInt32) DEFAULT arrayMap(r -> toUInt32(0), reasons_rule) AFTER reasons_points;
 ALTER TABLE score_changes ADD COLUMN intent Float64 AFTER engagement;
 ALTER TABLE score_changes ADD COLUMN persona String AFTER stage;
@@ -67,8 +70,8 @@ ALTER TABLE account_scores ADD COLUMN best_times Array(String) AFTER persona;
 -- at. This week's hand-offs for sales, best first:
 --
 --     SELECT account_id, contact_id, title, label, recommendation, best_times
---     FROM handoffs FINAL
---     WHERE at > now() - INTERVAL 7 DAY ORDER BY score DESC
+--     FROM (SELECT * FROM handoffs FINAL)
+--     WHERE retracted = 0 AND at > now() - INTERVAL 7 DAY ORDER BY score DESC
 CREATE TABLE IF NOT EXISTS handoffs
 (
     account_id       String,
@@ -110,8 +113,8 @@ ORDER BY (account_id, contact_id, source_topic, source_partition, source_offset)
 -- `leadscore explain` lists it:
 --
 --     SELECT at, contact_id, type, event, path, rules, points
---     FROM score_events FINAL
---     WHERE account_id = 'acme.com' AND at > now() - INTERVAL 30 DAY
+--     FROM (SELECT * FROM score_events FINAL WHERE account_id = 'acme.com')
+--     WHERE retracted = 0 AND at > now() - INTERVAL 30 DAY
 --     ORDER BY at DESC, source_offset DESC LIMIT 50
 CREATE TABLE IF NOT EXISTS score_events
 (

@@ -1,5 +1,10 @@
 -- 0003_funnel: funnel and channel analytics.
 --
+-- (0007_retractions replaces the aggregate tables below, funnel_accounts
+-- and account_peaks, and their views by plain views over the rows that
+-- stand: an aggregate state cannot forget a row that a late event
+-- retracted. funnel_account_stages keeps its columns and meaning.)
+--
 -- The account's last-touch channel on funnel_transitions, two aggregate
 -- tables that ClickHouse maintains itself through materialized views
 -- (funnel_accounts, account_peaks), and channel_costs, the spend per
@@ -48,8 +53,9 @@
 -- referrer). Rows written before this migration read ''. Which channels
 -- closed the deals:
 --
---     SELECT last_source, last_medium, count() FROM funnel_transitions FINAL
---     WHERE contact_id = '' AND to_stage = 'customer' GROUP BY last_source, last_medium
+--     SELECT last_source, last_medium, count()
+--     FROM (SELECT * FROM funnel_transitions FINAL WHERE contact_id = '')
+--     WHERE retracted = 0 AND to_stage = 'customer' GROUP BY last_source, last_medium
 ALTER TABLE funnel_transitions ADD COLUMN last_source String AFTER campaign;
 ALTER TABLE funnel_transitions ADD COLUMN last_medium String AFTER last_source;
 ALTER TABLE funnel_transitions ADD COLUMN last_campaign String AFTER last_medium;

@@ -33,12 +33,37 @@ func TestMigrationsPortable(t *testing.T) {
 			_, _, addsColumn := AddedColumn(stmt)
 			// An INSERT ... SELECT is a backfill of an aggregate table whose
 			// states do not change when a row comes twice (0003_funnel).
-			require.True(t, addsColumn || regexp.MustCompile(`(?is)^(CREATE (TABLE|DATABASE|VIEW|MATERIALIZED VIEW) IF NOT EXISTS\s|INSERT INTO \w+ \([^)]+\)\s*SELECT\s)`).MatchString(stmt),
-				"%s: statements must be safe to run twice: CREATE ... IF NOT EXISTS, ALTER TABLE t ADD COLUMN c Type (one column, no IF NOT EXISTS, which 18.16 rejects), or an idempotent backfill INSERT INTO t (columns) SELECT:\n%s", m.Name, stmt)
+			require.True(t, addsColumn || regexp.MustCompile(`(?is)^(CREATE (TABLE|DATABASE|VIEW|MATERIALIZED VIEW) IF NOT EXISTS\s|INSERT INTO \w+ \([^)]+\)\s*SELECT\s|DROP TABLE IF EXISTS \w+$)`).MatchString(stmt),
+				"%s: statements must be safe to run twice: CREATE ... IF NOT EXISTS, ALTER TABLE t ADD COLUMN c Type (one column, no IF NOT EXISTS, which 18.16 rejects), an idempotent backfill INSERT INTO t (columns) SELECT, or DROP TABLE IF EXISTS t:\n%s", m.Name, stmt)
 			require.NotRegexp(t, `(?i)\bCOLUMN\s+IF\b`, stmt, "%s: 18.16 has no ADD/DROP/MODIFY COLUMN IF [NOT] EXISTS", m.Name)
 			require.NotRegexp(t, `(?i)\b(CREATE TABLE IF NOT EXISTS)\s+\w+\.`, stmt, "%s: table names are unqualified", m.Name)
 		}
 	}
+}
+
+// TestMigrationsDropOnlyDerived: a migration drops only what earlier
+// migrations derived from the engine's rows (a view, a materialized view or
+// an aggregate table its view fills), which can be rebuilt from them; never
+// a table the engine writes, whose rows exist nowhere else.
+func TestMigrationsDropOnlyDerived(t *testing.T) {
+	created := regexp.MustCompile(`(?is)^CREATE (TABLE|VIEW|MATERIALIZED VIEW) IF NOT EXISTS (\w+)\b(.*)$`)
+	dropped := regexp.MustCompile(`(?is)^DROP TABLE IF EXISTS (\w+)$`)
+	derived := map[string]bool{}
+	ms, err := Migrations()
+	require.NoError(t, err)
+	drops := 0
+	for _, m := range ms {
+		for _, stmt := range m.Statements() {
+			if c := created.FindStringSubmatch(stmt); c != nil {
+				derived[c[2]] = !strings.EqualFold(c[1], "TABLE") || regexp.MustCompile(`(?i)ENGINE\s*=\s*AggregatingMergeTree`).MatchString(c[3])
+			}
+			if d := dropped.FindStringSubmatch(stmt); d != nil {
+				require.True(t, derived[d[1]], "%s drops %s, which is not a view nor an aggregate an earlier migration created", m.Name, d[1])
+				drops++
+			}
+		}
+	}
+	require.NotZero(t, drops, "0007 drops the aggregates of 0003")
 }
 
 func TestAddedColumn(t *testing.T) {

@@ -1,11 +1,17 @@
 // Package queries holds the saved analytics queries of leadscore: one
 // SELECT per file, NAME.sql, over the tables of deploy/clickhouse (the
-// funnel, channel and score views of 0003_funnel). They answer the
+// funnel and score views of 0007_retractions, funnel_transitions and
+// channel_costs). They answer the
 // analysts' questions (which channel brings accounts that convert, where
 // the funnel loses them, how long they sit in a stage, how many MQLs each
 // week, what a lead and a win cost per channel, whether the score is
 // calibrated), and they are exactly what the Grafana dashboards of
 // deploy/grafana and `leadscore report` run.
+//
+// They count only the rows that stand: a query reads an engine table with
+// FINAL in a subquery and skips retracted rows outside it, never in the
+// same SELECT as FINAL, where a server may apply the condition before
+// FINAL and keep the row a retraction cancels (see 0007_retractions).
 //
 // A file starts with a comment that says what the query answers and what
 // each column means, then holds one statement. Table names are

@@ -5,7 +5,8 @@
 -- Accounts still in a stage are not counted. The order of an account's
 -- transitions is not something an aggregate can keep correct under
 -- replays, so this reads funnel_transitions with FINAL (replayed rows
--- collapse) and orders each account's transitions by time, then by input
+-- collapse, a correction replaces its row), skips retracted rows after
+-- FINAL, and orders each account's transitions by time, then by input
 -- record.
 --
 --   stage                       the stage left
@@ -27,8 +28,13 @@ FROM
     FROM
     (
         SELECT arraySort(groupArray((toUInt32(at), source_partition, source_offset, from_stage))) AS t
-        FROM funnel_transitions FINAL
-        WHERE contact_id = ''
+        FROM
+        (
+            SELECT account_id, at, source_partition, source_offset, from_stage, retracted
+            FROM funnel_transitions FINAL
+            WHERE contact_id = ''
+        )
+        WHERE retracted = 0
         GROUP BY account_id
     )
     ARRAY JOIN arrayEnumerate(t) AS i

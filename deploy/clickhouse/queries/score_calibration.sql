@@ -1,7 +1,9 @@
 -- Score calibration: do accounts with higher scores convert more?
 --
 -- The accounts that entered the funnel in the time range, banded by the
--- highest score each had before it became an opportunity (account_peaks),
+-- highest score each had before it became an opportunity
+-- (account_peak_scores: its score changes in stage visitor, lead or mql
+-- that stand, corrected ones as corrected, retracted ones left out),
 -- against how many of each band later became an opportunity and a
 -- customer. A calibrated score converts better band by band. Accounts that
 -- were opportunities from their first score on have no peak and are left
@@ -37,9 +39,8 @@ FROM
     ) AS f
     ANY INNER JOIN
     (
-        SELECT account_id, maxMerge(peak_score) AS peak
-        FROM account_peaks
-        GROUP BY account_id
+        SELECT account_id, peak
+        FROM account_peak_scores
     ) AS p USING account_id
 )
 GROUP BY band

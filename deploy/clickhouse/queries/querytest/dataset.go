@@ -3,6 +3,7 @@ package querytest
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 )
@@ -16,6 +17,9 @@ type Transition struct {
 	LastSource, LastMedium, LastCampaign string
 	Partition                            int32
 	Offset                               int64
+	// Retracted marks a retraction: the row's identity written again
+	// with retracted = 1.
+	Retracted bool
 }
 
 // ScoreChange is the part of a score_changes row the saved queries read.
@@ -26,6 +30,7 @@ type ScoreChange struct {
 	Stage            string
 	Partition        int32
 	Offset           int64
+	Retracted        bool // see Transition.Retracted
 }
 
 // Cost is a channel_costs row as `leadscore costs load` writes it: source,
@@ -56,13 +61,28 @@ type Account struct {
 // cover what the saved queries must get right: skipped stages, mql falling
 // back to lead and coming back, lost deals, transitions in the same second,
 // decay transitions (partition -1), accounts without a channel, channel
-// values in mixed case, contact rows (which no query counts) and spend on a
-// channel that brought nobody.
+// values in mixed case, contact rows (which no query counts), spend on a
+// channel that brought nobody, and rows the engine wrote and then
+// corrected or retracted (an event arrived late), which must count only as
+// corrected, or not at all.
 type Dataset struct {
 	Accounts []*Account
 	// Contacts are contact rows (contact_id set): in the tables, never
 	// counted.
 	Contacts []Transition
+	// Provisional are rows written before the accounts' rows and later
+	// replaced: each either has the identity of one of the accounts' rows
+	// (which, inserted after it, corrects it) or is retracted by its
+	// entry in Retractions. The oracle reads neither: they are chosen to
+	// change every answer if they counted (an earlier first transition, a
+	// win that never was, a higher peak, a stage a correction changes, a
+	// first or last touch that is not the account's).
+	Provisional       []Transition
+	ProvisionalScores []ScoreChange
+	// Retractions and ScoreRetractions are the retractions of provisional
+	// rows, written after the accounts' rows.
+	Retractions      []Transition
+	ScoreRetractions []ScoreChange
 	// Loads are the cost loads in order; Costs is what remains after them
 	// (the later load's row wins per month, source, medium and campaign).
 	Loads [][]Cost
@@ -145,6 +165,8 @@ func New(seed uint64, n int) *Dataset {
 		}
 	}
 
+	d.provisional(seed)
+
 	month := func(m time.Month) time.Time { return time.Date(2026, m, 1, 0, 0, 0, 0, time.UTC) }
 	var first, second []Cost
 	for _, m := range []time.Month{time.January, time.February, time.March} {
@@ -180,6 +202,52 @@ func New(seed uint64, n int) *Dataset {
 		}
 	}
 	return d
+}
+
+// provisional adds the rows written before an event arrived late, and
+// their retractions, drawn from their own generator so that the accounts'
+// own rows are those of the seed alone. Provisional rows take input
+// offsets from 1 000 000 on, apart from the accounts' rows.
+func (d *Dataset) provisional(seed uint64) {
+	rng := rand.New(rand.NewPCG(seed^0x7e7ac7ed, seed))
+	var offsets [4]int64
+	next := func(p int32) int64 { offsets[p]++; return 1_000_000 + offsets[p] }
+	retract := func(t Transition) {
+		d.Provisional = append(d.Provisional, t)
+		t.Retracted = true
+		// A retraction says nothing but the identity.
+		t.Source, t.Medium, t.Campaign, t.LastSource, t.LastMedium, t.LastCampaign = "", "", "", "", "", ""
+		d.Retractions = append(d.Retractions, t)
+	}
+	for i, a := range d.Accounts {
+		part := int32(i % 4)
+		first, last := a.Transitions[0], a.Transitions[len(a.Transitions)-1]
+		switch rng.IntN(5) {
+		case 0: // a win before the account was first seen, with a channel of its own
+			retract(Transition{Account: a.ID, From: "lead", To: "customer", At: first.At.Add(-time.Duration(1+rng.IntN(48)) * time.Hour),
+				Source: "Provisional-Source", Medium: "provisional", LastSource: "provisional-touch", LastMedium: "provisional",
+				Partition: part, Offset: next(part)})
+		case 1: // an mql entry in the middle of its life
+			at := first.At.Add(time.Duration(rng.Int64N(int64(last.At.Sub(first.At)) + 1)))
+			retract(Transition{Account: a.ID, From: "lead", To: "mql", At: at, Source: a.Source, Medium: a.Medium,
+				LastSource: "provisional-touch", LastMedium: "provisional", Partition: part, Offset: next(part)})
+		case 2: // one of its transitions written first with another channel and last touch, then corrected
+			t := a.Transitions[rng.IntN(len(a.Transitions))]
+			t.Source, t.Medium, t.LastSource, t.LastMedium = "Corrected-Away", "corrected", "corrected-touch", "corrected"
+			d.Provisional = append(d.Provisional, t)
+		}
+		switch rng.IntN(3) {
+		case 0: // a high score in stage lead, retracted
+			s := ScoreChange{Account: a.ID, AsOf: first.At.Add(time.Minute), Score: 99.9, Stage: "lead", Partition: part, Offset: next(part)}
+			d.ProvisionalScores = append(d.ProvisionalScores, s)
+			s.Score, s.Stage, s.Retracted = 0, "", true
+			d.ScoreRetractions = append(d.ScoreRetractions, s)
+		case 1: // one of its score changes written first as a high lead score, then corrected
+			s := a.Scores[rng.IntN(len(a.Scores))]
+			s.Score, s.Stage = 99.8, "lead"
+			d.ProvisionalScores = append(d.ProvisionalScores, s)
+		}
+	}
 }
 
 // walk draws a path through the stages as the engine can take it: forward,
@@ -250,11 +318,42 @@ func score(rng *rand.Rand, stage string) float64 {
 }
 
 // Statements returns the INSERT statements that write the data set, as the
-// engine and `leadscore costs load` would: the transitions and score
-// changes in blocks, then a replay of some of them (identical rows again,
-// as after a crash), then the cost loads, each with a higher version.
-// Every INSERT names its columns.
-func (d *Dataset) Statements() []string {
+// engine and `leadscore costs load` would: the provisional rows, then the
+// transitions and score changes in blocks (correcting some provisional
+// rows), then the retractions, then a replay of some blocks (identical
+// rows again, as after a crash), then the cost loads, each with a higher
+// version. Every INSERT names its columns; only a statement of retractions
+// names the column retracted (0007_retractions).
+func (d *Dataset) Statements() []string { return d.statements(true) }
+
+// WithoutRetractions returns Statements without the retractions: the rows
+// a reader would take as standing if it did not skip retracted ones. Tests
+// use it to show that the provisional rows change the answers.
+func (d *Dataset) WithoutRetractions() []string { return d.statements(false) }
+
+func (d *Dataset) statements(retractions bool) []string {
+	var provisional []string
+	if len(d.Provisional) > 0 {
+		provisional = append(provisional, transitionsSQL(d.Provisional))
+	}
+	if len(d.ProvisionalScores) > 0 {
+		provisional = append(provisional, scoresSQL(d.ProvisionalScores))
+	}
+	stmts := d.replay(retractions)
+	var costs []string
+	for v, load := range d.Loads {
+		costs = append(costs, costsSQL(load, uint64(v+1)))
+	}
+	return slices.Concat(provisional, stmts, costs)
+}
+
+// Replay returns the statements of Statements that write the engine's
+// final rows: the accounts' rows, the retractions and the replay. Running
+// them again is what a replay of the whole input does; it changes no
+// answer.
+func (d *Dataset) Replay() []string { return d.replay(true) }
+
+func (d *Dataset) replay(retractions bool) []string {
 	var trs []Transition
 	var scs []ScoreChange
 	for _, a := range d.Accounts {
@@ -292,8 +391,15 @@ func (d *Dataset) Statements() []string {
 			out = append(out, scoresSQL(scs[b[0]:b[1]]))
 		}
 	}
-	for v, load := range d.Loads {
-		out = append(out, costsSQL(load, uint64(v+1)))
+	// The retractions, after the rows they retract.
+	if !retractions {
+		return out
+	}
+	if len(d.Retractions) > 0 {
+		out = append(out, transitionsSQL(d.Retractions))
+	}
+	if len(d.ScoreRetractions) > 0 {
+		out = append(out, scoresSQL(d.ScoreRetractions))
 	}
 	return out
 }
@@ -304,10 +410,24 @@ func quote(s string) string {
 
 func dateTime(t time.Time) string { return quote(t.UTC().Format(time.DateTime)) }
 
+// retractedColumn is the column list's tail and the value of a row of a
+// statement of retractions, which alone names the column.
+func retractedColumn(retractions, retracted bool) (column, value string) {
+	switch {
+	case !retractions:
+		return "", ""
+	case retracted:
+		return ", retracted", ", 1"
+	}
+	return ", retracted", ", 0"
+}
+
 func transitionsSQL(trs []Transition) string {
+	retractions := slices.ContainsFunc(trs, func(t Transition) bool { return t.Retracted })
+	column, _ := retractedColumn(retractions, false)
 	var b strings.Builder
 	b.WriteString("INSERT INTO funnel_transitions (account_id, contact_id, from_stage, to_stage, at, source, medium, campaign, " +
-		"last_source, last_medium, last_campaign, source_topic, source_partition, source_offset) VALUES")
+		"last_source, last_medium, last_campaign, source_topic, source_partition, source_offset" + column + ") VALUES")
 	for i, t := range trs {
 		if i > 0 {
 			b.WriteByte(',')
@@ -316,17 +436,21 @@ func transitionsSQL(trs []Transition) string {
 		if t.Partition < 0 {
 			topic = "leadscore:decay"
 		}
-		fmt.Fprintf(&b, "\n(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %d, %d)",
+		_, value := retractedColumn(retractions, t.Retracted)
+		fmt.Fprintf(&b, "\n(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %d, %d%s)",
 			quote(t.Account), quote(t.Contact), quote(t.From), quote(t.To), dateTime(t.At),
 			quote(t.Source), quote(t.Medium), quote(t.Campaign), quote(t.LastSource), quote(t.LastMedium), quote(t.LastCampaign),
-			quote(topic), t.Partition, t.Offset)
+			quote(topic), t.Partition, t.Offset, value)
 	}
 	return b.String()
 }
 
 func scoresSQL(scs []ScoreChange) string {
+	retractions := slices.ContainsFunc(scs, func(s ScoreChange) bool { return s.Retracted })
+	column, _ := retractedColumn(retractions, false)
 	var b strings.Builder
-	b.WriteString("INSERT INTO score_changes (account_id, contact_id, as_of, score, stage, source_topic, source_partition, source_offset) VALUES")
+	b.WriteString("INSERT INTO score_changes (account_id, contact_id, as_of, score, stage, source_topic, source_partition, source_offset" +
+		column + ") VALUES")
 	for i, s := range scs {
 		if i > 0 {
 			b.WriteByte(',')
@@ -335,8 +459,9 @@ func scoresSQL(scs []ScoreChange) string {
 		if s.Partition < 0 {
 			topic = "leadscore:decay"
 		}
-		fmt.Fprintf(&b, "\n(%s, %s, %s, %g, %s, %s, %d, %d)",
-			quote(s.Account), quote(s.Contact), dateTime(s.AsOf), s.Score, quote(s.Stage), quote(topic), s.Partition, s.Offset)
+		_, value := retractedColumn(retractions, s.Retracted)
+		fmt.Fprintf(&b, "\n(%s, %s, %s, %g, %s, %s, %d, %d%s)",
+			quote(s.Account), quote(s.Contact), dateTime(s.AsOf), s.Score, quote(s.Stage), quote(topic), s.Partition, s.Offset, value)
 	}
 	return b.String()
 }

@@ -13,5 +13,7 @@
 // same second, decay transitions (partition -1), accounts without a
 // channel, channel values in mixed case, contact rows (never counted),
 // spend on a channel that brought nobody, a cost reloaded with a new value,
-// and rows written before migration 0003 (its backfill must take them in).
+// rows written before migrations 0003 and 0007, and rows written and then
+// corrected or retracted, chosen so that every answer changes if they
+// count (see Dataset.Provisional).
 package querytest
