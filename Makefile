@@ -25,6 +25,8 @@ run: deps
 ## test: set up and run every test (unit, end to end on real Kafka protocol and ClickHouse, fuzz seeds), then the schema and saved queries on the current ClickHouse chDB embeds (libchdb.so fetched once into .local/chdb)
 test: deps vet
 	$(GO) test $(TESTFLAGS) $(BENCHFLAGS) $(PKGS)
+	# The arrival-order property at full size (100 orders; the race run above does 8).
+	$(GO) test -count=1 -run '^TestArrivalOrderProperty$$' ./pipeline
 	lib=$$(scripts/fetch-chdb.sh) && TZ=UTC CHDB_LIB_PATH=$$lib $(GO) test -tags chdb $(TESTFLAGS) ./deploy/clickhouse/chdb
 
 ## soak: the fault-injection suite at full size (500 000 events, a 60 s ClickHouse outage) and 10 M accounts with 1 M resident
