@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/leadscore/leadscore/features"
 	"github.com/leadscore/leadscore/internal/event"
+	"github.com/leadscore/leadscore/internal/rows"
 	"github.com/leadscore/leadscore/scorer"
 )
 
@@ -173,8 +175,12 @@ func TestSnapshotCorrupt(t *testing.T) {
 	for a.Visits == nil || len(a.Contacts) == 0 {
 		a = randomAccount(r, scorer.State{AsOf: time.Unix(1_700_000_000, 0).UTC(), Title: "cto"})
 	}
+	a.open = randomTail(r)
 	v, err := appendAccount(nil, a)
 	require.NoError(t, err)
+	var back account
+	require.NoError(t, decodeAccount(v, &back))
+	require.Equal(t, viewTail(a.open), viewTail(back.open), "the tail round-trips")
 	for n := range len(v) {
 		var out account
 		require.Error(t, decodeAccount(v[:n], &out), "truncated to %d of %d bytes", n, len(v))
@@ -186,8 +192,12 @@ func TestSnapshotCorrupt(t *testing.T) {
 
 func FuzzAccountSnapshot(f *testing.F) {
 	r := rand.New(rand.NewPCG(9, 10))
-	for range 8 {
-		v, err := appendAccount(nil, randomAccount(r, scorer.State{AsOf: time.Unix(1_700_000_000, 0).UTC()}))
+	for i := range 8 {
+		a := randomAccount(r, scorer.State{AsOf: time.Unix(1_700_000_000, 0).UTC()})
+		if i%2 == 1 {
+			a.open = randomTail(r) // version 2
+		}
+		v, err := appendAccount(nil, a)
 		require.NoError(f, err)
 		f.Add(v)
 	}
@@ -267,4 +277,29 @@ func viewTail(tl *tail) tailView {
 		v.Records = append(v.Records, [3]any{e.at, string(tl.key(e)), string(tl.rec(e))})
 	}
 	return v
+}
+
+// randomTail is an open tail with every field set: a base, records (whose
+// values need not decode for the snapshot), sealed keys and outs.
+func randomTail(r *rand.Rand) *tail {
+	base, err := appendAccountState(nil, randomAccount(r, scorer.State{AsOf: time.Unix(1_700_000_000, 0).UTC()}))
+	if err != nil {
+		panic(err)
+	}
+	tl := &tail{buf: base, base: len(base), fired: r.Int64N(1e18)}
+	for i := range 1 + r.IntN(4) {
+		rec := make([]byte, r.IntN(40))
+		for j := range rec {
+			rec[j] = byte(r.IntN(256))
+		}
+		tl.entries = append(tl.entries, tl.add(1_700_000_000_000_000_000+int64(i)*1e9, fmt.Sprintf("msg-%d", r.IntN(1000)), rec))
+	}
+	for range r.IntN(3) {
+		tl.sealed = append(tl.sealed, sealedKey{at: r.Int64N(1e18), h: r.Uint64()})
+	}
+	for k := range 1 + r.IntN(4) {
+		tl.outs = append(tl.outs, tailOut{kind: uint8(1 + k%4), contact: r.Uint64(), src: rows.Source{Topic: "leadscore.events", Partition: int32(r.IntN(4)), Offset: r.Int64N(1e6)},
+			at: r.Int64N(1e18), from: "lead", to: "mql", digest: r.Uint64(), idx: -1})
+	}
+	return tl
 }
