@@ -270,14 +270,10 @@ func outKindName(k uint8) string {
 // digester is 64-bit FNV-1a over a row's fields.
 type digester uint64
 
-func newDigester() digester { return 14695981039346656037 }
+func newDigester() digester { return fnvOffset }
 
 func (d *digester) str(s string) {
-	h := uint64(*d)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
+	h := fnv1a(uint64(*d), s)
 	h ^= 0xff // separates "ab","c" from "a","bc"
 	h *= 1099511628211
 	*d = digester(h)

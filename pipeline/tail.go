@@ -116,8 +116,13 @@ func tailKey(ev *event.Event, src rows.Source) string {
 
 // keyHash is 64-bit FNV-1a: stable across processes, as sealed keys are
 // snapshotted.
-func keyHash[T string | []byte](s T) uint64 {
-	h := uint64(14695981039346656037)
+func keyHash[T string | []byte](s T) uint64 { return fnv1a(fnvOffset, s) }
+
+// fnvOffset is FNV-1a's 64-bit offset basis.
+const fnvOffset = 14695981039346656037
+
+// fnv1a continues the 64-bit FNV-1a hash h over s.
+func fnv1a[T string | []byte](h uint64, s T) uint64 {
 	for i := 0; i < len(s); i++ {
 		h ^= uint64(s[i])
 		h *= 1099511628211

@@ -70,6 +70,17 @@ func forwardedStream(t *testing.T, seed int64, accounts, n int) []tailRecord {
 	return recs
 }
 
+// sortByEventTime sorts recs as event-time order has them: by time, ties
+// by messageId.
+func sortByEventTime(recs []tailRecord) {
+	slices.SortStableFunc(recs, func(a, b tailRecord) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.order, b.order)
+	})
+}
+
 // tailPoll is how many records a poll of the property test holds.
 const tailPoll = 64
 
@@ -219,12 +230,7 @@ func TestArrivalOrderProperty(t *testing.T) {
 	recs := forwardedStream(t, 7, 1000, 10_000)
 	lateness := DefaultConfig().Engine.AllowedLateness.D()
 	byTime := slices.Clone(recs)
-	slices.SortStableFunc(byTime, func(a, b tailRecord) int {
-		if c := a.at.Compare(b.at); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.order, b.order)
-	})
+	sortByEventTime(byTime)
 	e, err := New(DefaultConfig())
 	require.NoError(t, err)
 	e.inputs, e.repartitions = 1, 1
@@ -308,12 +314,7 @@ func counterVecTotal(t *testing.T, v *prometheus.CounterVec) float64 {
 // limit.
 func TestTailCut(t *testing.T) {
 	recs := forwardedStream(t, 7, 50, 3000)
-	slices.SortStableFunc(recs, func(a, b tailRecord) int {
-		if c := a.at.Compare(b.at); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.order, b.order)
-	})
+	sortByEventTime(recs)
 	e, err := New(DefaultConfig())
 	require.NoError(t, err)
 	e.inputs, e.repartitions = 1, 1
